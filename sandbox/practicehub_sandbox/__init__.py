@@ -1,0 +1,1 @@
+"""practicehub_sandbox."""

@@ -1,0 +1,6 @@
+"""Shared fixtures: each sandbox's fixtures live in their own module."""
+
+pytest_plugins = [
+    "tests.fixtures_practicehub",
+    "tests.fixtures_pipedrive",
+]
