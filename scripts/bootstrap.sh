@@ -22,7 +22,11 @@ fi
 stamp=.venv/.requirements.sha256
 want="$(cat requirements-dev.txt */pyproject.toml | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -r requirements-dev.txt
+  echo "Installing the project into .venv (log: .venv/install.log) ..."
+  if ! { .venv/bin/python -m pip install --upgrade pip && .venv/bin/python -m pip install -r requirements-dev.txt; } > .venv/install.log 2>&1; then
+    tail -n 40 .venv/install.log >&2
+    echo "Installation failed; the full log is .venv/install.log" >&2
+    exit 1
+  fi
   echo "$want" > "$stamp"
 fi
