@@ -4,5 +4,6 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 bash scripts/bootstrap.sh
+bash scripts/system-packages.sh
 .venv/bin/ruff check .
 exec .venv/bin/python -m pytest "$@"

@@ -3,4 +3,5 @@
 pytest_plugins = [
     "tests.fixtures_practicehub",
     "tests.fixtures_pipedrive",
+    "tests.fixtures_postgres",
 ]
