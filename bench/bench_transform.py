@@ -1,0 +1,124 @@
+"""Benchmark: records per second through the map-practicehub-pipedrive PROCESS, and its peak memory.
+
+Singer messages for the `clinic-50k` profile (practicehub_sandbox.data.generate, rendered as the tap
+emits them) are written to a temp file, piped to the console script's stdin, and its stdout is written
+to a file. Wall time covers the whole subprocess (start-up included). Goal: >= 20,000 records/s.
+
+    .venv/bin/python bench/bench_transform.py [--profile clinic-50k] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from practicehub_pipedrive.mapping import confirm, default_mapping, dump  # noqa: E402
+
+from tests.transform.helpers import singer_lines  # noqa: E402
+
+SCRIPT = Path(sys.executable).parent / "map-practicehub-pipedrive"
+GOAL = 20_000
+
+
+def source_records(profile: str, seed: int) -> tuple[dict, str]:
+    try:
+        from practicehub_sandbox.data import generate
+    except ImportError:
+        from tests.transform.synthetic import generate as synthetic
+
+        patients = {"tiny": 50, "demo": 2_000, "clinic-50k": 12_000}[profile]
+        return synthetic(patients, seed), f"tests.transform.synthetic ({patients} patients; sandbox generator absent)"
+    return generate(profile, seed), f"practicehub_sandbox.data.generate({profile!r}, {seed})"
+
+
+def _peak_kib(pid: int, last: int) -> int:
+    """The process's own high-water mark (VmHWM): after exec, so the parent's memory is not counted."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return max(last, int(line.split()[1]))
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return last
+
+
+def run_once(input_path: Path, config_path: Path, output_path: Path) -> tuple[float, int]:
+    peak = 0
+    with input_path.open("rb") as stdin, output_path.open("wb") as stdout:
+        started = time.perf_counter()
+        process = subprocess.Popen([str(SCRIPT), "--config", str(config_path)], stdin=stdin, stdout=stdout,
+                                   stderr=subprocess.DEVNULL)
+        while process.poll() is None:
+            peak = _peak_kib(process.pid, peak)
+            time.sleep(0.02)
+        wall = time.perf_counter() - started
+    if process.returncode:
+        raise SystemExit(f"mapper failed with exit code {process.returncode}")
+    return wall, peak
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--profile", default="clinic-50k")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--results", default=str(REPO / "bench" / "results" / "transform.md"))
+    args = parser.parse_args()
+
+    records, origin = source_records(args.profile, args.seed)
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        input_path = folder / "input.singer"
+        lines = singer_lines(records, state_every=10_000)
+        input_path.write_text("\n".join(lines) + "\n", "utf-8")
+        record_count = sum(len(rows) for rows in records.values())
+        mapping = folder / "mapping.yml"
+        mapping.write_text(dump(default_mapping()), "utf-8")
+        confirm(mapping, by="bench")
+        rows = []
+        for run in range(1, args.runs + 1):
+            config = folder / f"config{run}.json"
+            config.write_text(json.dumps({"mapping_file": str(mapping), "phi_policy": "include",
+                                          "baa_reference": "BENCH", "reports_dir": str(folder / f"reports{run}")}))
+            output_path = folder / f"output{run}.singer"
+            wall, peak_kib = run_once(input_path, config, output_path)
+            with output_path.open("rb") as handle:
+                out_lines = sum(1 for _ in handle)
+            reconciliation = json.loads((folder / f"reports{run}" / "reconciliation.json").read_text())
+            rows.append({"run": run, "wall": wall, "rate": record_count / wall, "peak_mib": peak_kib / 1024,
+                         "out_lines": out_lines, "balanced": reconciliation["balanced"]})
+            print(f"run {run}: {record_count} records in {wall:.2f} s = {record_count / wall:,.0f} records/s, "
+                  f"peak RSS {peak_kib / 1024:.0f} MiB, {out_lines} output lines, "
+                  f"balanced={reconciliation['balanced']}")
+        input_mib = input_path.stat().st_size / 2**20
+
+    best = max(rows, key=lambda row: row["rate"])
+    table = ["# map-practicehub-pipedrive benchmark", "",
+             f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.processor() or platform.machine()}, "
+             f"Python {platform.python_version()}; input: {origin}, {record_count:,} RECORD messages "
+             f"({input_mib:.1f} MiB of Singer messages with a STATE every 10,000 records), phi_policy include.",
+             "Wall time of the whole mapper process (start-up included), stdin from a file, stdout to a file; "
+             "peak RSS is the mapper's own VmHWM, sampled every 20 ms.", "",
+             "| run | wall time (s) | records/s | peak RSS (MiB) | output lines | reconciliation |",
+             "|---|---|---|---|---|---|"]
+    table += [f"| {row['run']} | {row['wall']:.2f} | {row['rate']:,.0f} | {row['peak_mib']:.0f} | "
+              f"{row['out_lines']:,} | {'balanced' if row['balanced'] else 'NOT balanced'} |" for row in rows]
+    verdict = "meets" if best["rate"] >= GOAL else "misses"
+    table += ["", f"Best: {best['rate']:,.0f} records/s ({verdict} the goal of {GOAL:,} records/s); "
+              f"peak RSS {max(row['peak_mib'] for row in rows):.0f} MiB.", ""]
+    Path(args.results).write_text("\n".join(table), "utf-8")
+    print(f"wrote {args.results}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""API token costs (`x-token-cost`), read from Pipedrive's OpenAPI specs when available."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+# Taken from v2.yaml / v1.yaml (August 2026); used when no spec folder is configured.
+BUILTIN_COSTS: dict[tuple[str, str, str], int] = {
+    ("v2", "GET", "/persons"): 10,
+    ("v2", "POST", "/persons"): 5,
+    ("v2", "PATCH", "/persons/{id}"): 5,
+    ("v2", "DELETE", "/persons/{id}"): 3,
+    ("v2", "GET", "/organizations"): 10,
+    ("v2", "POST", "/organizations"): 5,
+    ("v2", "PATCH", "/organizations/{id}"): 5,
+    ("v2", "DELETE", "/organizations/{id}"): 3,
+    ("v2", "GET", "/deals"): 10,
+    ("v2", "POST", "/deals"): 5,
+    ("v2", "PATCH", "/deals/{id}"): 5,
+    ("v2", "DELETE", "/deals/{id}"): 3,
+    ("v2", "GET", "/activities"): 10,
+    ("v2", "POST", "/activities"): 5,
+    ("v2", "PATCH", "/activities/{id}"): 5,
+    ("v2", "DELETE", "/activities/{id}"): 3,
+    ("v2", "GET", "/personFields"): 10,
+    ("v2", "POST", "/personFields"): 5,
+    ("v2", "DELETE", "/personFields/{field_code}"): 3,
+    ("v2", "POST", "/personFields/{field_code}/options"): 5,
+    ("v2", "GET", "/organizationFields"): 10,
+    ("v2", "POST", "/organizationFields"): 5,
+    ("v2", "DELETE", "/organizationFields/{field_code}"): 3,
+    ("v2", "POST", "/organizationFields/{field_code}/options"): 5,
+    ("v2", "GET", "/dealFields"): 10,
+    ("v2", "POST", "/dealFields"): 5,
+    ("v2", "DELETE", "/dealFields/{field_code}"): 3,
+    ("v2", "POST", "/dealFields/{field_code}/options"): 5,
+    ("v2", "GET", "/pipelines"): 5,
+    ("v2", "POST", "/pipelines"): 5,
+    ("v2", "DELETE", "/pipelines/{id}"): 3,
+    ("v2", "GET", "/stages"): 5,
+    ("v2", "POST", "/stages"): 5,
+    ("v2", "DELETE", "/stages/{id}"): 3,
+    ("v2", "GET", "/itemSearch/field"): 20,
+    ("v2", "GET", "/persons/search"): 20,
+    ("v1", "GET", "/users"): 20,
+    ("v1", "GET", "/users/me"): 2,
+    ("v1", "GET", "/users/find"): 40,
+    ("v1", "GET", "/notes"): 20,
+    ("v1", "POST", "/notes"): 10,
+    ("v1", "PUT", "/notes/{id}"): 10,
+    ("v1", "DELETE", "/notes/{id}"): 6,
+    ("v1", "GET", "/files"): 20,
+    ("v1", "POST", "/files"): 10,
+    ("v1", "DELETE", "/files/{id}"): 6,
+    ("v1", "GET", "/deals/{id}/files"): 20,
+    ("v1", "GET", "/persons/{id}/files"): 20,
+    ("v1", "GET", "/personFields"): 20,
+    ("v1", "DELETE", "/personFields"): 10,
+    ("v1", "GET", "/organizationFields"): 20,
+    ("v1", "DELETE", "/organizationFields"): 10,
+    ("v1", "GET", "/dealFields"): 20,
+    ("v1", "DELETE", "/dealFields"): 10,
+}
+
+_NUMERIC_SEGMENT = re.compile(r"/\d+(?=/|$)")
+
+
+class CostTable:
+    """Looks up the token cost of a call by version, method and path template."""
+
+    def __init__(self, costs: dict[tuple[str, str, str], int] | None = None) -> None:
+        self.costs = dict(costs or BUILTIN_COSTS)
+
+    @classmethod
+    def from_openapi_dir(cls, openapi_dir: str | None) -> CostTable:
+        """Read `x-token-cost` from v2.yaml/v1.yaml in `openapi_dir`; fall back to the built-in table."""
+        table = cls()
+        if not openapi_dir:
+            return table
+        try:
+            import yaml
+        except ImportError:  # pragma: no cover - PyYAML ships with singer-sdk's dependencies
+            return table
+        for version in ("v2", "v1"):
+            spec_path = Path(openapi_dir) / f"{version}.yaml"
+            if not spec_path.exists():
+                continue
+            spec = yaml.safe_load(spec_path.read_text(encoding="utf-8"))
+            for path, operations in spec.get("paths", {}).items():
+                for method, operation in operations.items():
+                    if isinstance(operation, dict) and "x-token-cost" in operation:
+                        template = re.sub(r"\{[^}]+\}", "{id}", path)
+                        table.costs[(version, method.upper(), template)] = int(operation["x-token-cost"])
+        return table
+
+    def cost(self, version: str, method: str, path: str) -> int:
+        """Cost of one call; unknown operations count 10 (a list's cost) to err on the safe side."""
+        template = _NUMERIC_SEGMENT.sub("/{id}", path)
+        for candidate in (template, re.sub(r"/[0-9a-f]{40}(?=/|$)", "/{id}", template)):
+            for key in ((version, method, candidate), (version, method, candidate.replace("{id}", "{field_code}"))):
+                if key in self.costs:
+                    return self.costs[key]
+        return 10

@@ -1,0 +1,185 @@
+"""Durable SQLite ledger of every write, and the append-only rollback manifest."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+PRIVATE = 0o600
+
+
+def private_file(path: Path) -> Path:
+    """Create `path` (if needed) readable by its owner only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, PRIVATE)
+    os.close(fd)
+    os.chmod(path, PRIVATE)
+    return path
+
+
+def content_hash(payload: Any) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class Ledger:
+    """(stream, source_id) → Pipedrive id, with the hash and body of what was sent.
+
+    A row is written as `pending` before a create is sent and turned `done` once Pipedrive's
+    answer is in hand; a `pending` row found on start-up marks a create that may have landed.
+    """
+
+    SCHEMA = """
+    CREATE TABLE IF NOT EXISTS entities (
+        stream TEXT NOT NULL,
+        source_id TEXT NOT NULL,
+        pipedrive_id INTEGER,
+        status TEXT NOT NULL,
+        origin TEXT NOT NULL DEFAULT 'created',
+        content_hash TEXT,
+        sent TEXT,
+        run_id TEXT NOT NULL,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (stream, source_id)
+    );
+    CREATE INDEX IF NOT EXISTS entities_by_id ON entities (stream, pipedrive_id);
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = private_file(path)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(self.SCHEMA)
+        for suffix in ("-wal", "-shm"):
+            side = Path(f"{path}{suffix}")
+            if side.exists():
+                os.chmod(side, PRIVATE)
+
+    def get(self, stream: str, source_id: str) -> dict | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT pipedrive_id, status, origin, content_hash, sent, run_id FROM entities"
+                " WHERE stream=? AND source_id=?",
+                (stream, source_id),
+            ).fetchone()
+        if row is None:
+            return None
+        keys = ("pipedrive_id", "status", "origin", "content_hash", "sent", "run_id")
+        return dict(zip(keys, row, strict=True))
+
+    def pipedrive_id(self, stream: str, source_id: str) -> int | None:
+        entry = self.get(stream, source_id)
+        return entry["pipedrive_id"] if entry and entry["status"] == "done" else None
+
+    def mark_pending(self, stream: str, source_id: str, run_id: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO entities (stream, source_id, status, run_id, updated_at) VALUES (?,?,?,?,?)"
+                " ON CONFLICT(stream, source_id) DO UPDATE SET status='pending', updated_at=excluded.updated_at",
+                (stream, source_id, "pending", run_id, time.time()),
+            )
+
+    def mark_done(
+        self,
+        stream: str,
+        source_id: str,
+        pipedrive_id: int,
+        sent: dict,
+        run_id: str,
+        origin: str = "created",
+    ) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO entities (stream, source_id, pipedrive_id, status, origin, content_hash, sent,"
+                " run_id, updated_at) VALUES (?,?,?,?,?,?,?,?,?)"
+                " ON CONFLICT(stream, source_id) DO UPDATE SET pipedrive_id=excluded.pipedrive_id,"
+                " status='done', origin=CASE WHEN entities.status='done' THEN entities.origin"
+                " ELSE excluded.origin END, content_hash=excluded.content_hash, sent=excluded.sent,"
+                " run_id=excluded.run_id, updated_at=excluded.updated_at",
+                (
+                    stream,
+                    source_id,
+                    pipedrive_id,
+                    "done",
+                    origin,
+                    content_hash(sent),
+                    json.dumps(sent, sort_keys=True, default=str),
+                    run_id,
+                    time.time(),
+                ),
+            )
+
+    def forget(self, stream: str, pipedrive_id: int) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM entities WHERE stream=? AND pipedrive_id=?", (stream, pipedrive_id))
+
+    def forget_pending(self, stream: str, source_id: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "DELETE FROM entities WHERE stream=? AND source_id=? AND status='pending'", (stream, source_id)
+            )
+
+    def done_rows(self, stream: str) -> list[dict]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT source_id, pipedrive_id, sent FROM entities WHERE stream=? AND status='done'"
+                " ORDER BY pipedrive_id",
+                (stream,),
+            ).fetchall()
+        return [{"source_id": s, "pipedrive_id": p, "sent": json.loads(b or "{}")} for s, p, b in rows]
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT stream, COUNT(*) FROM entities WHERE status='done' GROUP BY stream"
+            ).fetchall()
+        return dict(rows)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+class Manifest:
+    """Append-only JSON lines, one flushed line per created object or updated pre-existing record."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = private_file(path)
+        self._lock = threading.Lock()
+
+    def append(self, entry: dict) -> None:
+        line = json.dumps({**entry, "at": time.time()}, sort_keys=True, default=str)
+        with self._lock, open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def entries(self) -> list[dict]:
+        if not self.path.exists():
+            return []
+        lines = self.path.read_text(encoding="utf-8").splitlines()
+        return [json.loads(line) for line in lines if line.strip()]
+
+
+class JsonLines:
+    """A private append-only JSON-lines file (skip file, rollback progress)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = private_file(path)
+        self._lock = threading.Lock()
+
+    def append(self, entry: dict) -> None:
+        with self._lock, open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(entry, sort_keys=True, default=str) + "\n")
+            handle.flush()
+
+    def entries(self) -> list[dict]:
+        lines = self.path.read_text(encoding="utf-8").splitlines()
+        return [json.loads(line) for line in lines if line.strip()]

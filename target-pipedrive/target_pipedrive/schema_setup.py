@@ -1,0 +1,189 @@
+"""Custom fields, pipelines and stages the records need, created (or reused) before the first record.
+
+The result is the field map (the mapping workbook): entity, logical name, label, 40-char key, type,
+created|reused — written as JSON and CSV beside the ledger.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from target_pipedrive.client import PipedriveClient
+from target_pipedrive.ledger import Manifest
+
+FIELD_ENDPOINTS = {"persons": "personFields", "organizations": "organizationFields", "deals": "dealFields"}
+SOURCE_ID_LOGICAL = "practicehub_id"
+DEFAULT_SOURCE_ID_LOGICAL = "source_id"
+
+
+@dataclass
+class FieldInfo:
+    entity: str
+    logical_name: str
+    label: str
+    key: str | None
+    field_type: str
+    status: str  # created | reused | planned
+    options: dict[str, int | str] = field(default_factory=dict)
+    phi: bool = False
+
+
+def custom_field_specs(schema: dict) -> dict[str, dict]:
+    """Logical name → `x-pipedrive-field` from a stream's SCHEMA message."""
+    props = (schema.get("properties") or {}).get("custom_fields", {}).get("properties") or {}
+    return {name: spec["x-pipedrive-field"] for name, spec in props.items() if "x-pipedrive-field" in spec}
+
+
+class SchemaSetup:
+    """Creates what is missing; with `plan_only` it only reports what it would create."""
+
+    def __init__(
+        self,
+        client: PipedriveClient,
+        manifest: Manifest | None,
+        run_id: str,
+        *,
+        source_id_field_name: str = "Source ID",
+        plan_only: bool = False,
+    ) -> None:
+        self.client = client
+        self.manifest = manifest
+        self.run_id = run_id
+        self.source_id_field_name = source_id_field_name
+        self.plan_only = plan_only
+        self.fields: dict[str, dict[str, FieldInfo]] = {}
+        self.source_id_fields: dict[str, FieldInfo] = {}
+        self.pipelines: dict[str, int | None] = {}
+        self.stages: dict[tuple[str, str], int | None] = {}
+        self.planned_objects: list[dict] = []
+        self._existing: dict[str, list[dict]] = {}
+        self._lock = threading.Lock()
+
+    # ---- custom fields --------------------------------------------------------------------------
+
+    def ensure_stream_fields(self, stream: str, schema: dict) -> dict[str, FieldInfo]:
+        """Create/reuse every custom field of `stream` plus its source-ID field."""
+        endpoint = FIELD_ENDPOINTS.get(stream)
+        if endpoint is None:
+            return {}
+        with self._lock:
+            specs = custom_field_specs(schema)
+            if SOURCE_ID_LOGICAL not in specs:
+                specs[DEFAULT_SOURCE_ID_LOGICAL] = {"name": self.source_id_field_name, "field_type": "varchar"}
+            mapped: dict[str, FieldInfo] = {}
+            for logical, spec in specs.items():
+                mapped[logical] = self._ensure_field(stream, endpoint, logical, spec)
+            self.fields[stream] = mapped
+            source_logical = SOURCE_ID_LOGICAL if SOURCE_ID_LOGICAL in mapped else DEFAULT_SOURCE_ID_LOGICAL
+            self.source_id_fields[stream] = mapped[source_logical]
+            return mapped
+
+    def _existing_fields(self, endpoint: str) -> list[dict]:
+        if endpoint not in self._existing:
+            self._existing[endpoint] = self.client.list_all(f"/{endpoint}")
+        return self._existing[endpoint]
+
+    def _ensure_field(self, stream: str, endpoint: str, logical: str, spec: dict) -> FieldInfo:
+        label, field_type = spec["name"], spec["field_type"]
+        wanted_options = [str(option) for option in spec.get("options") or []]
+        match = next(
+            (
+                item
+                for item in self._existing_fields(endpoint)
+                if item.get("field_name") == label and item.get("field_type") == field_type
+            ),
+            None,
+        )
+        info = FieldInfo(stream, logical, label, None, field_type, "planned", phi=bool(spec.get("phi")))
+        if match is not None:
+            info.key, info.status = match["field_code"], "reused"
+            info.options = {o["label"]: o["id"] for o in match.get("options") or []}
+            missing = [label for label in wanted_options if label not in info.options]
+            if missing and not self.plan_only:
+                info.options.update(self._add_options(stream, endpoint, info, missing))
+            elif missing:
+                self.planned_objects.append(
+                    {"type": "field_options", "entity": stream, "label": label, "options": missing}
+                )
+            return info
+        if self.plan_only:
+            self.planned_objects.append({"type": "field", "entity": stream, "label": label, "field_type": field_type})
+            return info
+        body: dict = {"field_name": label, "field_type": field_type}
+        if field_type in ("enum", "set") and wanted_options:
+            body["options"] = [{"label": label} for label in wanted_options]
+        data = self.client.request("POST", f"/{endpoint}", json=body)["data"]
+        info.key, info.status = data["field_code"], "created"
+        info.options = {o["label"]: o["id"] for o in data.get("options") or []}
+        self._existing_fields(endpoint).append(data)
+        self._record("field", stream, key=info.key, label=label)
+        return info
+
+    def _add_options(self, stream: str, endpoint: str, info: FieldInfo, labels: list[str]) -> dict:
+        data = self.client.request(
+            "POST", f"/{endpoint}/{info.key}/options", json=[{"label": label} for label in labels]
+        )["data"]
+        options = data.get("options") if isinstance(data, dict) else data
+        if not options:
+            options = self.client.get(f"/{endpoint}/{info.key}")["data"].get("options") or []
+        added = {o["label"]: o["id"] for o in options if o.get("label") in labels}
+        self._record("field_options", stream, key=info.key, option_ids=list(added.values()))
+        return added
+
+    # ---- pipelines and stages -------------------------------------------------------------------
+
+    def ensure_pipelines(self, pipelines: list[dict]) -> None:
+        """Reuse pipelines and stages by name; create what is missing, in the given stage order."""
+        with self._lock:
+            existing = {p["name"]: p["id"] for p in self.client.list_all("/pipelines")}
+            for pipeline in pipelines:
+                name = pipeline["name"]
+                pipeline_id = existing.get(name)
+                stages_by_name: dict[str, int] = {}
+                if pipeline_id is None:
+                    if self.plan_only:
+                        self.planned_objects.append({"type": "pipeline", "name": name})
+                    else:
+                        pipeline_id = self.client.request("POST", "/pipelines", json={"name": name})["data"]["id"]
+                        self._record("pipeline", "deals", id=pipeline_id, label=name)
+                if pipeline_id is not None:
+                    stages = self.client.list_all("/stages", params={"pipeline_id": pipeline_id})
+                    stages_by_name = {s["name"]: s["id"] for s in stages}
+                self.pipelines[name] = pipeline_id
+                for stage in sorted(pipeline.get("stages") or [], key=lambda s: s.get("order", 0)):
+                    stage_id = stages_by_name.get(stage["name"])
+                    if stage_id is None and self.plan_only:
+                        self.planned_objects.append({"type": "stage", "pipeline": name, "name": stage["name"]})
+                    elif stage_id is None:
+                        body = {"name": stage["name"], "pipeline_id": pipeline_id}
+                        stage_id = self.client.request("POST", "/stages", json=body)["data"]["id"]
+                        self._record("stage", "deals", id=stage_id, label=stage["name"])
+                    self.stages[(name, stage["name"])] = stage_id
+
+    def _record(self, kind: str, entity: str, **details: object) -> None:
+        if self.manifest is not None:
+            self.manifest.append({"op": "create", "type": kind, "entity": entity, "run_id": self.run_id, **details})
+
+    # ---- the mapping workbook -------------------------------------------------------------------
+
+    def field_map_rows(self) -> list[dict]:
+        rows = []
+        for stream in sorted(self.fields):
+            for info in self.fields[stream].values():
+                row = asdict(info)
+                row["options"] = json.dumps(info.options, sort_keys=True)
+                rows.append(row)
+        return rows
+
+    def write_field_map(self, state_dir: Path) -> None:
+        rows = self.field_map_rows()
+        (state_dir / "field_map.json").write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
+        columns = ["entity", "logical_name", "label", "key", "field_type", "status", "options", "phi"]
+        with open(state_dir / "field_map.csv", "w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(rows)

@@ -1,0 +1,81 @@
+"""The mapping file drives the output, and nothing moves until it is confirmed unchanged."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from practicehub_pipedrive.mapping import MappingError, confirm, content_hash, default_mapping
+
+from tests.transform.helpers import base_config, run_mapper, singer_lines, write_mapping
+from tests.transform.practice import practice
+
+
+def test_unconfirmed_mapping_is_refused_with_the_confirm_command(tmp_path):
+    path = write_mapping(tmp_path, confirmed=False)
+    with pytest.raises(MappingError) as refused:
+        run_mapper(base_config(tmp_path, mapping_file=path), singer_lines(practice()))
+    assert "is not confirmed" in refused.value.message
+    assert f"map-practicehub-pipedrive confirm --mapping {path}" in refused.value.message
+
+
+def test_changed_mapping_is_refused_until_confirmed_again(tmp_path):
+    path = write_mapping(tmp_path)
+    path.write_text(path.read_text().replace("Medical record number", "MRN (clinic)"))
+    with pytest.raises(MappingError) as refused:
+        run_mapper(base_config(tmp_path, mapping_file=path), singer_lines(practice()))
+    assert "changed since it was confirmed by tester" in refused.value.message
+    assert f"confirm --mapping {path}" in refused.value.message
+
+
+def test_missing_mapping_file_says_how_to_make_one(tmp_path):
+    with pytest.raises(MappingError) as refused:
+        run_mapper(base_config(tmp_path, mapping_file=tmp_path / "none.yml"), [])
+    assert "propose" in refused.value.message and "confirm --mapping" in refused.value.message
+
+
+def test_confirm_keeps_the_text_and_replaces_an_old_mark(tmp_path):
+    path = write_mapping(tmp_path)
+    first = yaml.safe_load(path.read_text())["confirmed"]
+    confirm(path, by="second-reviewer")
+    text = path.read_text()
+    assert text.count("confirmed:") == 1 and text.startswith("# Proposed by map-practicehub-pipedrive")
+    data = yaml.safe_load(text)
+    assert data["confirmed"]["sha256"] == first["sha256"] == content_hash(data)
+    assert data["confirmed"]["by"] == "second-reviewer"
+
+
+def test_invalid_field_type_is_reported(tmp_path):
+    data = default_mapping()
+    data["streams"]["patients"]["custom_fields"]["mrn"]["field_type"] = "datetime"
+    path = tmp_path / "mapping.yml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(MappingError, match="field_type 'datetime' is not one of"):
+        confirm(path)
+
+
+def test_edits_to_the_file_change_the_output(tmp_path):
+    """Rename a custom field label, send a field to skip, change a stage: re-confirm, see the output change."""
+    data = default_mapping()
+    patients = data["streams"]["patients"]
+    patients["custom_fields"]["mrn"]["label"] = "Chart number"
+    patients["fields"]["mobile"] = {"target": "skip", "reason": "clinic does not want mobiles in the CRM"}
+    patients["fields"]["sex"] = {"target": "skip", "reason": "not needed"}
+    data["streams"]["appointments"]["status_map"]["missed"] = {"stage": "Scheduled", "status": "lost",
+                                                               "lost_reason": "No-show"}
+    data["streams"]["appointments"]["title"] = "{type_name} on {start_date}"
+    output = run_mapper(base_config(tmp_path, mapping_file=write_mapping(tmp_path, data)), singer_lines(practice()))
+    custom = output.schemas["persons"]["schema"]["properties"]["custom_fields"]["properties"]
+    assert custom["mrn"]["x-pipedrive-field"]["name"] == "Chart number"
+    assert "sex" not in custom
+    alice = output.by_id("persons")["patients:101"]
+    assert alice["phones"] == [] and "sex" not in alice["custom_fields"]
+    missed = output.by_id("deals")["appointments:204"]
+    assert (missed["stage"], missed["lost_reason"], missed["title"]) == (
+        "Scheduled", "No-show", "Initial Consultation on 2024-04-10")
+
+
+def test_a_stream_sent_to_skip_is_listed_as_skipped(tmp_path):
+    data = default_mapping()
+    data["streams"]["patient_packages"] = {"target": "skip", "reason": "not wanted"}
+    output = run_mapper(base_config(tmp_path, mapping_file=write_mapping(tmp_path, data)), singer_lines(practice()))
+    assert output.skipped()["patient_packages:901"] == "stream_skipped_by_mapping"

@@ -1,0 +1,71 @@
+"""The plugin as Meltano runs it: propose and confirm as plugin commands, then the mapper itself."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.transform.helpers import Output, singer_lines
+from tests.transform.practice import practice
+
+MELTANO = Path(sys.executable).parent / "meltano"
+SCRIPT = Path(sys.executable).parent / "map-practicehub-pipedrive"
+
+PROJECT = f"""\
+requires_meltano: ">=4.0"
+send_anonymous_usage_stats: false
+project_id: transform-test
+cli: {{disable_version_check: true}}
+plugins:
+  mappers:
+    - name: map-practicehub-pipedrive
+      namespace: map_practicehub_pipedrive
+      executable: {SCRIPT}
+      settings:
+        - {{name: mapping_file}}
+        - {{name: phi_policy, value: refuse}}
+        - {{name: reports_dir}}
+      config:
+        mapping_file: $MELTANO_PROJECT_ROOT/mapping.yml
+        reports_dir: $MELTANO_PROJECT_ROOT/output
+        phi_policy: exclude
+      commands:
+        propose:
+          args: propose --sample $MELTANO_PROJECT_ROOT/sample.singer --out $MELTANO_PROJECT_ROOT/mapping.yml
+        confirm:
+          args: confirm --mapping $MELTANO_PROJECT_ROOT/mapping.yml --by meltano-test
+      mappings:
+        - name: practicehub-to-pipedrive
+          config: {{}}
+"""
+
+
+@pytest.mark.skipif(not MELTANO.exists(), reason="meltano is not installed in this environment")
+def test_meltano_invokes_propose_confirm_and_the_mapper(tmp_path):
+    (tmp_path / "meltano.yml").write_text(PROJECT)
+    sample = "\n".join(singer_lines(practice())) + "\n"
+    (tmp_path / "sample.singer").write_text(sample)
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / ".cache"), "XDG_STATE_HOME": str(tmp_path / ".state"),
+           "UV_CACHE_DIR": str(tmp_path / ".uv"), "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+           "MELTANO_CLI_DISABLE_VERSION_CHECK": "1"}
+
+    def meltano(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
+        return subprocess.run([str(MELTANO), *args], cwd=tmp_path, env=env, input=stdin, capture_output=True,
+                              text=True, timeout=120)
+
+    proposed = meltano("invoke", "map-practicehub-pipedrive:propose")
+    assert proposed.returncode == 0, proposed.stderr
+    refused = meltano("invoke", "map-practicehub-pipedrive", stdin=sample)
+    assert refused.returncode != 0 and "confirm --mapping" in refused.stderr
+    confirmed = meltano("invoke", "map-practicehub-pipedrive:confirm")
+    assert confirmed.returncode == 0, confirmed.stderr
+    assert "by: meltano-test" in (tmp_path / "mapping.yml").read_text()
+    mapped = meltano("invoke", "map-practicehub-pipedrive", stdin=sample)
+    assert mapped.returncode == 0, mapped.stderr
+    output = Output(mapped.stdout)
+    assert output.by_id("persons")["patients:101"]["birthday"] is None  # phi_policy exclude from meltano.yml
+    assert (tmp_path / "output" / "reconciliation.json").exists()

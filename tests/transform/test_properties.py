@@ -1,0 +1,112 @@
+"""Properties over generated PracticeHub-like records: counts reconcile, no reference dangles, same input
+gives byte-identical output."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.transform.helpers import base_config, run_mapper, singer_lines, write_mapping
+from tests.transform.practice import STAMP, appointment, practice
+
+EMAILS = ["a@example.com", " A@Example.com", "b@example.com", "c@example.com", "not-an-email", None]
+DATES = ["1980-01-02", None, "02/01/1980", "2000-02-30"]
+STATUSES = ["pending", "arrived", "processed", "missed", "cancelled", "unknown"]
+ENTITY_STREAMS = ("organizations", "persons", "deals", "activities", "notes", "files")
+
+
+@st.composite
+def practices(draw):
+    base = practice()
+    patient_ids = draw(st.lists(st.integers(1, 30), max_size=10, unique=True))
+    patients = []
+    for pid in patient_ids:
+        template = dict(base["patients"][0])
+        template.update(id=pid, email=draw(st.sampled_from(EMAILS)), dob=draw(st.sampled_from(DATES)),
+                        first_name=draw(st.sampled_from(["Ann", "", None, "Zed"])),
+                        last_name=draw(st.sampled_from(["Lee", "", None])),
+                        referral_source=draw(st.sampled_from(["Google", "Friend", None, "TikTok"])),
+                        location_id=draw(st.sampled_from([11, 12, 99, None])))
+        patients.append(template)
+    appointments = [
+        appointment(aid, draw(st.integers(1, 32)), draw(st.sampled_from(STATUSES)),
+                    type_id=draw(st.sampled_from([41, 42, 43])), fee=draw(st.sampled_from(["10.00", None, "x"])),
+                    practitioner_id=draw(st.sampled_from([31, 32, 33, None])))
+        for aid in draw(st.lists(st.integers(100, 140), max_size=12, unique=True))]
+    reminders = [{"id": rid, "appointment_id": draw(st.integers(100, 142)), "patient_id": draw(st.integers(1, 32)),
+                  "type": draw(st.sampled_from(["recall", "follow_up_call", "other"])),
+                  "send_at": draw(st.sampled_from(["2024-04-09 09:00:00", "soon"])), "status": "sent",
+                  "channel": "sms", **STAMP}
+                 for rid in draw(st.lists(st.integers(500, 520), max_size=6, unique=True))]
+    notes = [{"id": nid, "patient_id": draw(st.integers(1, 32)),
+              "appointment_id": draw(st.one_of(st.none(), st.integers(100, 142))), "practitioner_id": 31,
+              "type": "SOAP", "state": "final", "data": {"soap_data": [{"key": "S", "val": "<p>x</p>"}]}, **STAMP}
+             for nid in draw(st.lists(st.integers(300, 320), max_size=6, unique=True))]
+    files = [{"id": fid, "patient_id": draw(st.integers(1, 32)),
+              "entity_type": draw(st.sampled_from(["patient", "appointment", "clinical_note"])),
+              "entity_id": draw(st.integers(100, 320)), "file_name": draw(st.sampled_from(["a.pdf", None])),
+              "mime_type": "application/pdf", "size": 10, **STAMP}
+             for fid in draw(st.lists(st.integers(400, 410), max_size=4, unique=True))]
+    base.update(patients=patients, appointments=appointments, reminders=reminders, clinical_notes=notes,
+                files=files)
+    return base
+
+
+@pytest.fixture(scope="module")
+def mapping_file(tmp_path_factory):
+    return write_mapping(tmp_path_factory.mktemp("mapping"))
+
+
+def run_in_fresh_dir(mapping_file: Path, records: dict):
+    with tempfile.TemporaryDirectory() as folder:
+        config = base_config(Path(folder), mapping_file=mapping_file)
+        output = run_mapper(config, singer_lines(records))
+        report = json.loads((Path(folder) / "reports" / "reconciliation.json").read_text())
+    return output, report
+
+
+PROPERTY_SETTINGS = settings(max_examples=40, deadline=None, derandomize=True,
+                             suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                    HealthCheck.too_slow])
+
+
+@PROPERTY_SETTINGS
+@given(records=practices())
+def test_counts_reconcile(mapping_file, records):
+    output, report = run_in_fresh_dir(mapping_file, records)
+    assert report["balanced"]
+    for stream, rows in records.items():
+        row = report["streams"].get(stream, {"in": 0, "out": 0, "skipped": 0})
+        assert row["in"] == len(rows)
+        skipped = [r for r in output.records.get("skipped", []) if r["source_stream"] == stream]
+        assert row["skipped"] == len(skipped)
+        emitted = {r["source_id"] for name in ENTITY_STREAMS for r in output.records.get(name, [])
+                   if r["source_id"].startswith(f"{stream}:") and not (stream == "appointments" and name == "notes")}
+        assert row["out"] == len(emitted)
+
+
+@PROPERTY_SETTINGS
+@given(records=practices())
+def test_no_dangling_references(mapping_file, records):
+    output, _ = run_in_fresh_dir(mapping_file, records)
+    ids = {name: set(output.by_id(name)) for name in ENTITY_STREAMS}
+    for name in ENTITY_STREAMS:
+        for record in output.records.get(name, []):
+            assert record.get("person_source_id") in (None, *ids["persons"])
+            assert record.get("deal_source_id") in (None, *ids["deals"])
+            assert record.get("org_source_id") in (None, *ids["organizations"])
+            if name == "deals":
+                assert record["person_source_id"] is not None
+
+
+@PROPERTY_SETTINGS
+@given(records=practices())
+def test_same_input_gives_byte_identical_output(mapping_file, records):
+    first, _ = run_in_fresh_dir(mapping_file, records)
+    second, _ = run_in_fresh_dir(mapping_file, records)
+    assert first.text == second.text

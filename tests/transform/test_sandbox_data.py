@@ -1,0 +1,28 @@
+"""The mapper on the PracticeHub sandbox's own synthetic practice (generate("tiny")), when it exists."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.transform.helpers import base_config, run_mapper, singer_lines
+
+data = pytest.importorskip("practicehub_sandbox.data", reason="practicehub_sandbox.data.generate not built yet")
+if not hasattr(data, "generate"):
+    pytest.skip("practicehub_sandbox.data.generate not built yet", allow_module_level=True)
+
+
+def test_tiny_profile_maps_and_reconciles(tmp_path):
+    records = data.generate("tiny", 1)
+    output = run_mapper(base_config(tmp_path), singer_lines(records))
+    report = json.loads((tmp_path / "reports" / "reconciliation.json").read_text())
+    assert report["balanced"], report
+    for stream, rows in records.items():
+        assert report["streams"].get(stream, {"in": 0})["in"] == len(rows)
+    assert output.by_id("persons") and output.by_id("deals") and output.by_id("organizations")
+    persons, deals = set(output.by_id("persons")), set(output.by_id("deals"))
+    for name in ("deals", "activities", "notes", "files"):
+        for record in output.records.get(name, []):
+            assert record["person_source_id"] in persons
+            assert record.get("deal_source_id") in (None, *deals)

@@ -1,0 +1,151 @@
+"""Value conversions shared by every entity: dates, money, emails, phones, text limits.
+
+Each converter returns the converted value or None for an empty input, and raises `BadValue`
+(a reason code plus a detail without patient data) when the input cannot be converted.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+PHONE_RE = re.compile(r"^\+?[\d\s().\-]{6,20}$")
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2})?$")
+
+
+class BadValue(ValueError):
+    """A source value that cannot be converted: `reason` is a short code, `detail` names the field."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+def text(value: object) -> str | None:
+    """Strip a value to a string; empty strings become None."""
+    if value is None:
+        return None
+    result = value.strip() if value.__class__ is str else str(value).strip()
+    return result or None
+
+
+def email(value: object, field: str = "email") -> str | None:
+    result = text(value)
+    if result is None:
+        return None
+    if not EMAIL_RE.match(result):
+        raise BadValue("invalid_email", f"{field} is not a valid email address")
+    return result
+
+
+def normalise_email(value: str) -> str:
+    """The de-duplication key: case- and space-insensitive."""
+    return "".join(value.split()).lower()
+
+
+def phone(value: object, field: str = "phone") -> str | None:
+    result = text(value)
+    if result is None:
+        return None
+    if not PHONE_RE.match(result):
+        raise BadValue("invalid_phone", f"{field} is not a phone number")
+    return result
+
+
+def parse_date(value: object, field: str) -> str | None:
+    """A `YYYY-MM-DD` date (a datetime keeps its date part)."""
+    result = text(value)
+    if result is None:
+        return None
+    candidate = result[:10]
+    try:
+        if not DATE_RE.match(candidate):
+            raise ValueError(candidate)
+        date.fromisoformat(candidate)
+    except ValueError:
+        raise BadValue("unparseable_date", f"{field} is not a date (YYYY-MM-DD)") from None
+    return candidate
+
+
+class Clock:
+    """Converts PracticeHub's naive account-time-zone datetimes to UTC (cached: timestamps repeat)."""
+
+    def __init__(self, timezone_name: str = "UTC") -> None:
+        self.zone = ZoneInfo(timezone_name)
+        self._parsed = lru_cache(maxsize=131072)(self._parse)
+
+    def _parse(self, value: str) -> datetime | None:
+        """The UTC instant, or None when the text is not a datetime."""
+        if not DATETIME_RE.match(value):
+            return None
+        try:
+            local = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        return local.replace(tzinfo=self.zone).astimezone(UTC)
+
+    def utc(self, value: object, field: str) -> datetime | None:
+        result = text(value)
+        if result is None:
+            return None
+        moment = self._parsed(result)
+        if moment is None:
+            raise BadValue("unparseable_date", f"{field} is not a datetime (YYYY-MM-DD HH:MM:SS)")
+        return moment
+
+    def iso_utc(self, value: object, field: str) -> str | None:
+        """RFC 3339 in UTC with a `Z`: sorts as text in time order."""
+        moment = self.utc(value, field)
+        return moment.isoformat()[:19] + "Z" if moment else None
+
+    def note_time(self, value: object, field: str) -> str | None:
+        """Pipedrive notes' `add_time`: `YYYY-MM-DD HH:MM:SS` in UTC."""
+        moment = self.utc(value, field)
+        return moment.isoformat(sep=" ")[:19] if moment else None
+
+    def local_date(self, value: object, field: str) -> str | None:
+        """The calendar date the clinic saw (account time zone)."""
+        result = text(value)
+        if result is None:
+            return None
+        self.utc(result, field)  # validates
+        return result[:10]
+
+
+def money(value: object, field: str) -> float | None:
+    result = text(value)
+    if result is None:
+        return None
+    try:
+        amount = float(result)
+    except ValueError:
+        raise BadValue("invalid_number", f"{field} is not a number") from None
+    if amount != amount or amount in (float("inf"), float("-inf")):
+        raise BadValue("invalid_number", f"{field} is not a finite number")
+    return round(amount, 2)
+
+
+def integer(value: object, field: str) -> int | None:
+    result = text(value)
+    if result is None:
+        return None
+    try:
+        return int(result)
+    except ValueError:
+        raise BadValue("invalid_reference", f"{field} is not an integer id") from None
+
+
+def flag(value: object) -> bool:
+    """PracticeHub booleans are 0/1 integers (sometimes strings)."""
+    return str(value).strip().lower() in ("1", "true", "yes")
+
+
+def check_length(value: str | None, limit: int, field: str) -> str | None:
+    if value is not None and len(value) > limit:
+        raise BadValue("text_too_long", f"{field} has {len(value)} characters, Pipedrive allows {limit}")
+    return value

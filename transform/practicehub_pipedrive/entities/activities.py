@@ -1,0 +1,47 @@
+"""PracticeHub reminders → Pipedrive task activities on the appointment's deal."""
+
+from __future__ import annotations
+
+import typing as t
+
+from practicehub_pipedrive.convert import BadValue, check_length, text
+from practicehub_pipedrive.entities.common import NO_OWNER, owner, source_id, survivor
+
+if t.TYPE_CHECKING:
+    from practicehub_pipedrive.mapping import StreamPlan
+    from practicehub_pipedrive.transformer import Transformer
+
+
+def build(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, dict]]:
+    sid = source_id(plan.name, record)
+    appointment = run.reference.appointments.get(str(record.get("appointment_id")))
+    if appointment is not None:
+        person, practitioner_id = appointment
+        deal_source_id = f"appointments:{record.get('appointment_id')}"
+    else:
+        person, practitioner_id, deal_source_id = survivor(run, record.get("patient_id"), plan.name), None, None
+    kind = text(record.get("type"))
+    subject = plan.extra.get("type_map", {}).get(kind)
+    if subject is None:
+        raise BadValue("unknown_type", f"reminder type {kind!r} is not in the mapping's type_map")
+    status = text(record.get("status"))
+    due = run.clock.utc(record.get("send_at"), f"{plan.name}.send_at")
+    if due is None:
+        raise BadValue("missing_date", f"{plan.name}.send_at is empty")
+    channel = text(record.get("channel")) or "unknown channel"
+    activity = {
+        "source_id": sid,
+        "subject": check_length(subject, run.limits.get("subject", 255), f"{plan.name}.type"),
+        "type": "task",
+        "due_date": due.strftime("%Y-%m-%d"),
+        "due_time": due.strftime("%H:%M"),
+        "duration": None,
+        "done": status in plan.extra.get("done_statuses", ["actioned"]),
+        "note": f"PracticeHub reminder by {channel}, status {status or 'unknown'}.",
+        "deal_source_id": deal_source_id,
+        "person_source_id": f"patients:{person}",
+        "org_source_id": None,
+        **(owner(run, practitioner_id) if practitioner_id is not None else NO_OWNER),
+        "custom_fields": {"practicehub_id": sid},
+    }
+    return [("activities", activity)]

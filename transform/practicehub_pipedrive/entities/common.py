@@ -1,0 +1,112 @@
+"""Helpers every entity module uses: references, owners, custom field values."""
+
+from __future__ import annotations
+
+import html
+import typing as t
+
+from practicehub_pipedrive.convert import BadValue, check_length, money, parse_date, text
+
+if t.TYPE_CHECKING:
+    from practicehub_pipedrive.mapping import FieldRule
+    from practicehub_pipedrive.transformer import Transformer
+
+NO_OWNER = {"owner_email": None, "owner_name": None, "owner_source_id": None}
+
+
+def source_id(stream: str, record: dict) -> str:
+    value = record.get("id")
+    if value is None or str(value).strip() == "":
+        raise BadValue("missing_id", f"{stream} record has no id")
+    return f"{stream}:{value}"
+
+
+def owner(run: Transformer, practitioner_id: object) -> dict:
+    """The practitioner as owner: the target resolves the email against Pipedrive users."""
+    if practitioner_id is None or practitioner_id == "":
+        return dict(NO_OWNER)
+    email, name = run.reference.practitioners.get(str(practitioner_id), (None, None))
+    return {"owner_email": email, "owner_name": name, "owner_source_id": f"practitioners:{practitioner_id}"}
+
+
+def org_source_id(run: Transformer, location_id: object) -> str | None:
+    """Only clinics that became organizations are referenced (no dangling references)."""
+    if location_id is None or str(location_id) not in run.reference.locations:
+        return None
+    return f"locations:{location_id}"
+
+
+def survivor(run: Transformer, patient_id: object, stream: str) -> str:
+    found = run.dedupe.survivor_of(text(patient_id)) if patient_id is not None else None
+    if found is None:
+        raise BadValue("patient_missing",
+                       f"{stream} refers to patients:{patient_id}, which was not migrated (missing or skipped)")
+    return found
+
+
+def escape(value: object) -> str:
+    return html.escape(str(value), quote=False) if value is not None else ""
+
+
+def custom_values(run: Transformer, out_stream: str, rules: list[FieldRule], values: dict,
+                  stream: str) -> dict:
+    """Custom field values by logical name, each converted by its rule's compiled converter."""
+    result: dict = {}
+    for logical, source, convert in run.converters(out_stream, stream, rules):
+        raw = values.get(source)
+        result[logical] = None if raw is None else convert(raw)
+    return result
+
+
+def compile_converter(run: Transformer, out_stream: str, rule: FieldRule, stream: str) -> t.Callable:
+    """A function turning one raw value into the rule's field type (None for blanks)."""
+    where = f"{stream}.{rule.source}"
+    kind, limits, clock = rule.field_type, run.limits, run.clock
+
+    def blank_safe(convert: t.Callable) -> t.Callable:
+        def converter(raw: object) -> object:
+            if raw.__class__ is str and not raw.strip():
+                return None
+            return convert(raw)
+        return converter
+
+    if kind == "varchar" and rule.format == "iso8601_utc":
+        return blank_safe(lambda raw: clock.iso_utc(raw, where))
+    if kind in ("varchar", "text"):
+        limit = limits.get(kind, 255 if kind == "varchar" else 65535)
+        return blank_safe(lambda raw: check_length(text(raw), limit, where))
+    if kind == "date":
+        def to_date(raw: object) -> str | None:
+            value = text(raw)
+            return clock.local_date(value, where) if value and len(value) > 10 else parse_date(value, where)
+        return blank_safe(to_date)
+    if kind in ("double", "monetary"):
+        return blank_safe(lambda raw: money(raw, where))
+    registry = run.registries[out_stream]
+    if kind == "enum":
+        limit = limits.get("varchar", 255)
+
+        def to_label(raw: object) -> str | None:
+            label = check_length(text(raw), limit, where)
+            if label is not None and label not in registry.fields[rule.logical_name]["options"]:
+                registry.add_options(rule.logical_name, [label])
+            return label
+        return blank_safe(to_label)
+    if kind == "set":
+        def to_labels(raw: object) -> list[str]:
+            labels = [text(item) for item in (raw if isinstance(raw, list) else str(raw).split(","))]
+            labels = [label for label in labels if label]
+            registry.add_options(rule.logical_name, labels)
+            return labels
+        return blank_safe(to_labels)
+    if kind == "org":
+        def to_org(raw: object) -> dict | None:
+            name = text(raw)
+            found = run.organization_by_name(name)
+            return {"source_id": found} if found else {"name": name}
+        return blank_safe(to_org)
+    return blank_safe(text)
+
+
+class Merged(list):
+    """Entity records emitted for a source record that was folded into another (de-duplication)."""

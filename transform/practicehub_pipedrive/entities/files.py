@@ -1,0 +1,42 @@
+"""PracticeHub file records → Pipedrive files on the deal of their appointment or note (or the person)."""
+
+from __future__ import annotations
+
+import typing as t
+
+from practicehub_pipedrive.convert import BadValue, check_length, integer, text
+from practicehub_pipedrive.entities.common import NO_OWNER, source_id, survivor
+
+if t.TYPE_CHECKING:
+    from practicehub_pipedrive.mapping import StreamPlan
+    from practicehub_pipedrive.transformer import Transformer
+
+
+def build(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, dict]]:
+    sid = source_id(plan.name, record)
+    person = survivor(run, record.get("patient_id"), plan.name)
+    file_name = check_length(text(record.get("file_name")), run.limits.get("varchar", 255), f"{plan.name}.file_name")
+    if not file_name:
+        raise BadValue("missing_name", f"{plan.name} record has no file_name")
+    deal = None
+    kind, entity_id = text(record.get("entity_type")), record.get("entity_id")
+    if kind == "appointment" and str(entity_id) in run.reference.appointments:
+        deal = f"appointments:{entity_id}"
+    elif kind == "clinical_note":
+        note = run.reference.clinical_notes.get(str(entity_id))
+        if note and note[0]:
+            deal = f"appointments:{note[0]}"
+    attachment = {
+        "source_id": sid,
+        "file_name": file_name,
+        "mime_type": text(record.get("mime_type")),
+        "size": integer(record.get("size"), f"{plan.name}.size"),
+        "sha256": text(record.get("sha256")),
+        "local_path": text(record.get("local_path")),
+        "deal_source_id": deal,
+        "person_source_id": f"patients:{person}",
+        "org_source_id": None,
+        **NO_OWNER,
+        "custom_fields": {"practicehub_id": sid},
+    }
+    return [("files", attachment)]

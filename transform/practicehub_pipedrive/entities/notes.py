@@ -1,0 +1,123 @@
+"""Notes from clinical notes, invoices, payments, packages, care plans and form responses.
+
+A note goes on the deal of its appointment when that deal exists, and always names the person.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from practicehub_pipedrive.convert import BadValue, check_length, text
+from practicehub_pipedrive.entities.common import escape, owner, source_id, survivor
+
+if t.TYPE_CHECKING:
+    from practicehub_pipedrive.mapping import StreamPlan
+    from practicehub_pipedrive.transformer import Transformer
+
+
+def _deal_of(run: Transformer, appointment_id: object) -> str | None:
+    if appointment_id is not None and str(appointment_id) in run.reference.appointments:
+        return f"appointments:{appointment_id}"
+    return None
+
+
+def _note(run: Transformer, plan: StreamPlan, record: dict, content: str, person: str,
+          deal_source_id: str | None, practitioner_id: object = None) -> list[tuple[str, dict]]:
+    sid = source_id(plan.name, record)
+    note = {
+        "source_id": sid,
+        "content": check_length(content, run.limits.get("note_content", 100000), f"{plan.name}.content"),
+        "add_time": run.clock.note_time(record.get("created"), f"{plan.name}.created"),
+        "pinned": False,
+        "deal_source_id": deal_source_id,
+        "person_source_id": f"patients:{person}",
+        "org_source_id": None,
+        **owner(run, practitioner_id),
+        "custom_fields": {"practicehub_id": sid},
+    }
+    return [("notes", note)]
+
+
+def clinical_note(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, dict]]:
+    person = survivor(run, record.get("patient_id"), plan.name)
+    deal = _deal_of(run, record.get("appointment_id"))
+    data = record.get("data") or {}
+    soap = data.get("soap_data") if isinstance(data, dict) else None
+    if soap is not None and not isinstance(soap, list):
+        raise BadValue("invalid_note_data", f"{plan.name}.data.soap_data is not a list")
+    parts = [f"<h3>{escape(record.get('type') or 'Clinical note')} ({escape(record.get('state') or 'unknown')})</h3>"]
+    for item in soap or []:
+        if isinstance(item, dict):
+            # Values are HTML already; Pipedrive sanitises note content on its side.
+            parts.append(f"<h4>{escape(item.get('key'))}</h4>{item.get('val') or ''}")
+    run.reference.clinical_notes[str(record.get("id"))] = [
+        str(record["appointment_id"]) if deal else None, person]
+    run.reference.dirty = True
+    return _note(run, plan, record, "".join(parts), person, deal, record.get("practitioner_id"))
+
+
+def invoice(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, dict]]:
+    person = survivor(run, record.get("patient_id"), plan.name)
+    deal = _deal_of(run, record.get("appointment_id"))
+    content = (f"<p>Invoice {escape(record.get('number'))}: {escape(record.get('status'))}, total "
+               f"{escape(record.get('total'))} {escape(run.currency)}</p>")
+    run.reference.invoices[str(record.get("id"))] = [str(record["appointment_id"]) if deal else None, person]
+    run.reference.dirty = True
+    return _note(run, plan, record, content, person, deal)
+
+
+def payment(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, dict]]:
+    person = survivor(run, text(record.get("patient_id")), plan.name)
+    invoice_link = run.reference.invoices.get(str(record.get("invoice_id")))
+    deal = f"appointments:{invoice_link[0]}" if invoice_link and invoice_link[0] else None
+    content = (f"<p>Payment of {escape(record.get('amount'))} {escape(run.currency)} "
+               f"(payment type {escape(record.get('payment_type_id'))}) for {escape(record.get('service'))}</p>")
+    if text(record.get("note")):
+        content += f"<p>{escape(record.get('note'))}</p>"
+    return _note(run, plan, record, content, person, deal)
+
+
+def patient_package(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, dict]]:
+    person = survivor(run, record.get("patient_id"), plan.name)
+    content = (f"<p>Package {escape(record.get('name'))}: {escape(record.get('sessions_used'))} of "
+               f"{escape(record.get('sessions_total'))} sessions used, price {escape(record.get('price'))} "
+               f"{escape(run.currency)}, expires {escape(record.get('expires') or 'never')}</p>")
+    return _note(run, plan, record, content, person, None)
+
+
+def care_plan(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, dict]]:
+    person = survivor(run, record.get("patient_id"), plan.name)
+    content = (f"<h3>Care plan: {escape(record.get('name'))} ({escape(record.get('status'))})</h3>"
+               f"<p>{escape(record.get('start_date'))} to {escape(record.get('end_date') or 'open')}</p>"
+               f"<p>Goals: {escape(record.get('goals'))}</p>")
+    return _note(run, plan, record, content, person, None, record.get("practitioner_id"))
+
+
+def form_response(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, dict]]:
+    person = survivor(run, record.get("patient_id"), plan.name)
+    answers = record.get("answers") or []
+    if not isinstance(answers, list):
+        raise BadValue("invalid_answers", f"{plan.name}.answers is not a list")
+    done = "completed" if str(record.get("completed")) in ("1", "True", "true") else "not completed"
+    parts = [f"<h3>{escape(record.get('form_name'))} ({done})</h3>"]
+    for item in answers:
+        if isinstance(item, dict):
+            parts.append(f"<p><strong>{escape(item.get('question'))}</strong><br>{escape(item.get('answer'))}</p>")
+    return _note(run, plan, record, "".join(parts), person, None)
+
+
+BY_STREAM = {
+    "clinical_notes": clinical_note,
+    "invoices": invoice,
+    "payments": payment,
+    "patient_packages": patient_package,
+    "care_plans": care_plan,
+    "custom_form_responses": form_response,
+}
+
+
+def build(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, dict]]:
+    renderer = BY_STREAM.get(plan.name)
+    if renderer is None:
+        raise BadValue("no_note_renderer", f"no note layout is known for stream {plan.name}")
+    return renderer(run, plan, record)

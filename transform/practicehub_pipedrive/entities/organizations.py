@@ -1,0 +1,49 @@
+"""PracticeHub locations → Pipedrive organizations."""
+
+from __future__ import annotations
+
+import typing as t
+
+from practicehub_pipedrive.convert import BadValue, check_length, email, text
+from practicehub_pipedrive.entities.common import NO_OWNER, custom_values, source_id
+
+if t.TYPE_CHECKING:
+    from practicehub_pipedrive.mapping import StreamPlan
+    from practicehub_pipedrive.transformer import Transformer
+
+
+def address(values: dict, prefix: str) -> dict | None:
+    street = ", ".join(part for part in (text(values.get(f"{prefix}.street")),
+                                         text(values.get(f"{prefix}.street2"))) if part) or None
+    locality = text(values.get(f"{prefix}.locality"))
+    postal_code = text(values.get(f"{prefix}.postal_code"))
+    country = text(values.get(f"{prefix}.country"))
+    town = " ".join(part for part in (locality, postal_code) if part) or None
+    value = ", ".join(part for part in (street, town, country) if part)
+    if not value:
+        return None
+    return {"value": value, "street": street, "locality": locality, "postal_code": postal_code,
+            "country": country}
+
+
+def build(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, dict]]:
+    sid = source_id(plan.name, record)
+    values = run.standard_values(plan, record)
+    name = check_length(text(values.get("name")), run.limits.get("name", 255), f"{plan.name}.name")
+    if not name:
+        raise BadValue("missing_name", f"{plan.name} record has no name")
+    organization = {
+        "source_id": sid,
+        "name": name,
+        "address": address(values, "address"),
+        "website": text(values.get("website")),
+        "industry": plan.extra.get("constants", {}).get("industry"),
+        "phone": text(values.get("phone")),
+        "email": email(values.get("email"), f"{plan.name}.email"),
+        **NO_OWNER,
+        "custom_fields": {"practicehub_id": sid,
+                          **custom_values(run, "organizations", run.custom_rules[plan.name], record, plan.name)},
+    }
+    run.reference.locations[str(record["id"])] = name
+    run.reference.dirty = True
+    return [("organizations", organization)]

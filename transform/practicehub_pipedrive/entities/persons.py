@@ -1,0 +1,84 @@
+"""PracticeHub patients → Pipedrive persons, de-duplicated by email."""
+
+from __future__ import annotations
+
+import typing as t
+
+import orjson
+
+from practicehub_pipedrive.convert import BadValue, check_length, email, flag, parse_date, text
+from practicehub_pipedrive.entities.common import Merged, custom_values, org_source_id, source_id
+from practicehub_pipedrive.entities.organizations import address
+
+if t.TYPE_CHECKING:
+    from practicehub_pipedrive.mapping import StreamPlan
+    from practicehub_pipedrive.transformer import Transformer
+
+
+def _labelled(values: dict, prefix: str, plan: StreamPlan, check=None) -> list[dict]:
+    items = []
+    for target in plan.targets():
+        if not target.startswith(prefix):
+            continue
+        value = check(values.get(target), f"{plan.name}.{plan.targets()[target]}") if check else text(
+            values.get(target))
+        if value and all(item["value"] != value for item in items):
+            items.append({"value": value, "primary": not items, "label": target[len(prefix):]})
+    return items
+
+
+def build(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, dict]]:
+    sid = source_id(plan.name, record)
+    values = run.standard_values(plan, record)
+    if "skip_record_when_true" in values and flag(values["skip_record_when_true"]):
+        raise BadValue("deleted_in_source", "patient is marked deleted in PracticeHub")
+    first, last = text(values.get("first_name")), text(values.get("last_name"))
+    if not first and not last:
+        raise BadValue("missing_name", "patient has neither first_name nor last_name")
+    name = check_length(" ".join(part for part in (first, last) if part), run.limits.get("name", 255),
+                        f"{plan.name}.name")
+    emails = _labelled(values, "emails.", plan, email)
+    person = {
+        "source_id": sid,
+        "name": name,
+        "first_name": first,
+        "last_name": last,
+        "emails": emails,
+        "phones": _labelled(values, "phones.", plan),
+        "postal_address": address(values, "postal_address"),
+        "birthday": parse_date(values.get("birthday"), f"{plan.name}.dob"),
+        "org_source_id": org_source_id(run, values.get("org_source_id")),
+        "owner_email": None, "owner_name": None, "owner_source_id": None,
+        "merged_source_ids": [],
+        "custom_fields": {"practicehub_id": sid,
+                          **custom_values(run, "persons", run.custom_rules[plan.name], record, plan.name),
+                          **_patient_custom_fields(run, plan, record)},
+    }
+    patient_id = str(record["id"])
+    survivor = run.dedupe.resolve(patient_id, emails[0]["value"] if emails else None)
+    if survivor != patient_id:
+        # The survivor, already sent, is sent again listing this patient among its merged ids.
+        earlier = run.persons_sent.get(survivor)
+        if earlier is None:
+            return Merged()
+        again = orjson.loads(earlier)
+        again["merged_source_ids"] = run.dedupe.merged_source_ids(survivor)
+        run.persons_sent[survivor] = orjson.dumps(again).decode()
+        return Merged([("persons", again)])
+    person["merged_source_ids"] = run.dedupe.merged_source_ids(patient_id)
+    if emails:
+        run.persons_sent[patient_id] = orjson.dumps(person).decode()  # exact-size str: orjson bytes carry slack
+    return [("persons", person)]
+
+
+def _patient_custom_fields(run: Transformer, plan: StreamPlan, record: dict) -> dict:
+    items = record.get("custom_fields") or []
+    if not isinstance(items, list):
+        raise BadValue("invalid_custom_fields", f"{plan.name}.custom_fields is not a list")
+    by_name = {}
+    for item in items:
+        if isinstance(item, dict) and item.get("name"):
+            by_name[str(item["name"])] = item.get("value")
+    for name in by_name.keys() - run.list_sources[plan.name]:
+        run.reconciliation.unmapped_field(plan.name, f"custom_fields.{name}")
+    return custom_values(run, "persons", run.list_rules[plan.name], by_name, plan.name)

@@ -1,0 +1,297 @@
+"""The mapping file: load and validate it, check and write its confirmation, and propose one."""
+
+from __future__ import annotations
+
+import copy
+import getpass
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+
+import click
+import yaml
+
+from practicehub_pipedrive.profiling import guess_field, profile_records
+
+FIELD_TYPES = {"varchar", "text", "double", "monetary", "date", "time", "enum", "set", "phone",
+               "address", "org", "people", "user"}
+STREAM_TARGETS = {"organizations", "persons", "deals", "activities", "notes", "files",
+                  "reference", "documented", "consumed", "skip"}
+CONFIRM_COMMAND = "map-practicehub-pipedrive confirm --mapping {path}"
+
+
+class MappingError(click.ClickException):
+    """The mapping file is missing, invalid, unconfirmed or changed: the message says how to fix it."""
+
+    exit_code = 2
+
+
+def default_mapping() -> dict:
+    text = resources.files("practicehub_pipedrive").joinpath("default_mapping.yaml").read_text("utf-8")
+    return yaml.safe_load(text)
+
+
+def content_hash(data: dict) -> str:
+    """SHA-256 of the mapping's meaning (not its layout or comments), without the confirmed block."""
+    content = {key: value for key, value in data.items() if key != "confirmed"}
+    canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def read_mapping(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise MappingError(
+            f"mapping file {path} not found. Propose one with: map-practicehub-pipedrive propose "
+            f"--catalog catalog.json --sample sample.singer --out {path}, review it, then run: "
+            f"{CONFIRM_COMMAND.format(path=path)}"
+        )
+    try:
+        data = yaml.safe_load(path.read_text("utf-8"))
+    except yaml.YAMLError as exc:
+        raise MappingError(f"mapping file {path} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("streams"), dict):
+        raise MappingError(f"mapping file {path} has no 'streams:' section")
+    validate(data, path)
+    return data
+
+
+def check_confirmed(data: dict, path: str | Path) -> None:
+    """Refuse an unconfirmed map, or one changed since it was confirmed."""
+    how = f"Review it, then run: {CONFIRM_COMMAND.format(path=path)}"
+    mark = data.get("confirmed")
+    if not isinstance(mark, dict) or not mark.get("sha256"):
+        raise MappingError(f"mapping file {path} is not confirmed. {how}")
+    if mark["sha256"] != content_hash(data):
+        raise MappingError(f"mapping file {path} changed since it was confirmed by {mark.get('by')}. {how}")
+
+
+def confirm(path: str | Path, by: str | None = None, at: datetime | None = None) -> dict:
+    """Write (or replace) the `confirmed:` block at the end of the file, keeping the rest verbatim."""
+    path = Path(path)
+    data = read_mapping(path)
+    mark = {
+        "sha256": content_hash(data),
+        "by": by or getpass.getuser(),
+        "at": (at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    body = _without_confirmed_block(path.read_text("utf-8")).rstrip("\n")
+    block = yaml.safe_dump({"confirmed": mark}, sort_keys=False, allow_unicode=True)
+    path.write_text(f"{body}\n{block}", "utf-8")
+    return mark
+
+
+def _without_confirmed_block(text: str) -> str:
+    kept, skipping = [], False
+    for line in text.splitlines(keepends=True):
+        if re.match(r"^confirmed\s*:", line):
+            skipping = True
+            continue
+        if skipping and line.strip() and not line[0].isspace():
+            skipping = False
+        if not skipping:
+            kept.append(line)
+    return "".join(kept)
+
+
+def validate(data: dict, path: str | Path) -> None:
+    problems = []
+    for stream, entry in data["streams"].items():
+        target = (entry or {}).get("target")
+        if target not in STREAM_TARGETS:
+            problems.append(f"streams.{stream}.target {target!r} is not one of {sorted(STREAM_TARGETS)}")
+            continue
+        for section in ("fields", "custom_fields"):
+            for source, rules in (entry.get(section) or {}).items():
+                for rule in rules if isinstance(rules, list) else [rules]:
+                    if not isinstance(rule, dict) or "target" not in rule:
+                        problems.append(f"streams.{stream}.{section}.{source} needs a target")
+                    elif str(rule["target"]).startswith("custom_fields.") and (
+                        rule.get("field_type") not in FIELD_TYPES
+                    ):
+                        problems.append(
+                            f"streams.{stream}.{section}.{source}: field_type {rule.get('field_type')!r} "
+                            f"is not one of {sorted(FIELD_TYPES)}"
+                        )
+    if problems:
+        raise MappingError(f"mapping file {path} is invalid: " + "; ".join(problems))
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    """One source field → one target: a standard entity field or a custom field."""
+
+    source: str
+    target: str
+    phi: bool = False
+    label: str | None = None
+    field_type: str | None = None
+    options: tuple[str, ...] = ()
+    format: str | None = None
+    is_custom: bool = field(init=False)
+    logical_name: str | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        custom = self.target.startswith("custom_fields.")
+        object.__setattr__(self, "is_custom", custom)
+        object.__setattr__(self, "logical_name", self.target.removeprefix("custom_fields.") if custom else None)
+
+
+@dataclass
+class StreamPlan:
+    """What the mapping says about one source stream, after the PHI policy is applied."""
+
+    name: str
+    target: str
+    reason: str = ""
+    phi: bool = False
+    fields: list[FieldRule] = field(default_factory=list)
+    custom_fields: list[FieldRule] = field(default_factory=list)
+    extra: dict = field(default_factory=dict)
+    phi_dropped: list[str] = field(default_factory=list)
+    _targets: dict[str, str] | None = field(default=None, repr=False)
+
+    def targets(self) -> dict[str, str]:
+        """Standard target → source field (the first rule wins); computed once, plans don't change."""
+        if self._targets is None:
+            self._targets = {}
+            for rule in self.fields:
+                if not rule.is_custom and rule.target != "skip":
+                    self._targets.setdefault(rule.target, rule.source)
+        return self._targets
+
+
+def _rules(source: str, raw: dict | list) -> list[FieldRule]:
+    return [
+        FieldRule(
+            source=source,
+            target=str(rule["target"]),
+            phi=bool(rule.get("phi", False)),
+            label=rule.get("label"),
+            field_type=rule.get("field_type"),
+            options=tuple(str(option) for option in rule.get("options") or ()),
+            format=rule.get("format"),
+        )
+        for rule in (raw if isinstance(raw, list) else [raw])
+    ]
+
+
+def stream_plans(data: dict, *, include_phi: bool) -> dict[str, StreamPlan]:
+    plans = {}
+    for name, entry in data["streams"].items():
+        entry = entry or {}
+        plan = StreamPlan(name=name, target=entry["target"], reason=entry.get("reason", ""),
+                          phi=bool(entry.get("phi", False)))
+        plan.extra = {key: value for key, value in entry.items()
+                      if key not in ("target", "reason", "phi", "fields", "custom_fields")}
+        for section, bucket in (("fields", plan.fields), ("custom_fields", plan.custom_fields)):
+            for source, raw in (entry.get(section) or {}).items():
+                for rule in _rules(source, raw):
+                    if rule.phi and not include_phi:
+                        plan.phi_dropped.append(f"{section}.{source}")
+                    else:
+                        bucket.append(rule)
+        plans[name] = plan
+    return plans
+
+
+def phi_marks(data: dict) -> list[str]:
+    """Every place the mapping marks PHI: whole streams and single fields."""
+    marks = []
+    for name, entry in data["streams"].items():
+        entry = entry or {}
+        if entry.get("phi") and entry.get("target") not in ("skip", "consumed", "reference", "documented"):
+            marks.append(name)
+        for section in ("fields", "custom_fields"):
+            for source, raw in (entry.get(section) or {}).items():
+                if any(rule.phi and rule.target != "skip" for rule in _rules(source, raw)):
+                    marks.append(f"{name}.{source}")
+    return marks
+
+
+# --- propose -------------------------------------------------------------------------------------
+
+def propose(catalog: dict | None, records: dict[str, list[dict]] | None) -> dict:
+    """A mapping for every stream and field seen in the catalog and/or sample records (offline)."""
+    defaults = default_mapping()
+    records = records or {}
+    seen_fields: dict[str, list[str]] = {}
+    for entry in (catalog or {}).get("streams", []):
+        name = entry.get("tap_stream_id") or entry.get("stream")
+        seen_fields[name] = list((entry.get("schema") or {}).get("properties", {}))
+    for name, rows in records.items():
+        names = seen_fields.setdefault(name, [])
+        for row in rows:
+            names.extend(key for key in row if key not in names)
+    proposed = {key: value for key, value in defaults.items() if key != "streams"}
+    proposed["streams"] = {}
+    for stream in seen_fields or defaults["streams"]:
+        profiles = profile_records(records.get(stream, []))
+        if stream in defaults["streams"]:
+            entry = copy.deepcopy(defaults["streams"][stream])
+        else:
+            entry = {"target": "skip", "reason": "no Pipedrive entity is known for this stream; "
+                     "map it by hand or leave it skipped (its records are listed as skipped)"}
+        for name in seen_fields.get(stream, []):
+            if "fields" in entry and name not in entry["fields"] and name != "custom_fields":
+                taken = {rule["target"] for raw in entry["fields"].values()
+                         for rule in (raw if isinstance(raw, list) else [raw])}
+                entry["fields"][name] = guess_field(name, profiles.get(name), entry["target"], taken)
+        _fill_options(stream, entry, profiles, records)
+        proposed["streams"][stream] = entry
+    return proposed
+
+
+def _fill_options(stream: str, entry: dict, profiles: dict, records: dict[str, list[dict]]) -> None:
+    """Pick-list options from the values seen: field profiles, custom field definitions, types."""
+    for source, raw in (entry.get("fields") or {}).items():
+        for rule in raw if isinstance(raw, list) else [raw]:
+            if rule.get("field_type") != "enum":
+                continue
+            if source == "appointment_type_id" and records.get("appointment_types"):
+                names = sorted({str(row["name"]) for row in records["appointment_types"] if row.get("name")})
+                rule["options"] = names
+                rule["reason"] = f"{rule['reason']}; {len(names)} appointment types seen"
+            elif profiles.get(source) and profiles[source].distinct:
+                values = sorted(profiles[source].distinct)
+                rule["options"] = sorted(set(rule.get("options") or []) | set(values))
+                rule["reason"] = f"{rule['reason']}; {len(values)} distinct values seen"
+    if stream != "patients":
+        return
+    definitions = {row.get("name"): row for row in records.get("patient_custom_fields", [])}
+    seen = {item.get("name") for row in records.get("patients", []) for item in row.get("custom_fields") or []}
+    custom = entry.setdefault("custom_fields", {})
+    for name in sorted(n for n in set(definitions) | seen if n):
+        definition = definitions.get(name) or {}
+        if name in custom:
+            rules = custom[name] if isinstance(custom[name], list) else [custom[name]]
+            first = rules[0]
+            if definition.get("label"):
+                first["label"] = definition["label"]
+            if definition.get("field_type") == "select":
+                first["field_type"] = "enum"
+                first["options"] = [str(option) for option in definition.get("options") or []]
+            continue
+        custom[name] = _rule_from_definition(name, definition)
+
+
+def _rule_from_definition(name: str, definition: dict) -> dict:
+    kind = {"text": "varchar", "date": "date", "select": "enum", "number": "double"}.get(
+        definition.get("field_type"), "varchar")
+    rule = {"target": f"custom_fields.{name}", "label": definition.get("label") or name.replace("_", " ").title(),
+            "field_type": kind, "phi": bool(definition.get("phi")),
+            "reason": "patient custom field definition" if definition else "custom field seen in records",
+            "confidence": 0.9 if definition else 0.6}
+    if kind == "enum":
+        rule["options"] = [str(option) for option in definition.get("options") or []]
+    return rule
+
+
+def dump(data: dict) -> str:
+    header = ("# Proposed by map-practicehub-pipedrive propose. Review every line (target, reason, confidence),\n"
+              "# then confirm with: map-practicehub-pipedrive confirm --mapping <this file>\n")
+    return header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110)

@@ -1,0 +1,215 @@
+"""Turns PracticeHub Singer messages into Pipedrive-shaped ones, as the mapping file says.
+
+`mapper.py` hands each message here; this class keeps the run's lookups, emits SCHEMA messages
+just before the first record of each output stream (again when enum options or pipelines grow),
+and counts every input record for the reconciliation.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from practicehub_pipedrive import dedupe, phi, sample, schemas, workflows
+from practicehub_pipedrive.convert import BadValue, Clock
+from practicehub_pipedrive.entities import activities, deals, files, notes, organizations, persons
+from practicehub_pipedrive.entities.common import Merged, compile_converter
+from practicehub_pipedrive.mapping import phi_marks, stream_plans
+from practicehub_pipedrive.reconciliation import Reconciliation
+from practicehub_pipedrive.reference import Reference
+
+logger = logging.getLogger("map-practicehub-pipedrive")
+
+ENTITY_STREAMS = ("organizations", "persons", "deals", "activities", "notes", "files")
+BUILDERS = {"organizations": organizations.build, "persons": persons.build, "deals": deals.build,
+            "activities": activities.build, "notes": notes.build, "files": files.build}
+COUNTED = {"documented", "reference", "consumed"}
+STATE_FILE = "mapper_state.json"
+
+
+class Transformer:
+    def __init__(self, config: dict, mapping: dict) -> None:
+        self.include_phi = phi.include_phi(config, phi_marks(mapping))
+        self.plans = stream_plans(mapping, include_phi=self.include_phi)
+        self.limits = mapping.get("limits") or {}
+        self.clock = Clock(config.get("source_timezone") or "UTC")
+        self.currency = config.get("currency") or "USD"
+        self.reports_dir = Path(config.get("reports_dir") or "reports/map-practicehub-pipedrive")
+        state_dir = Path(config.get("state_dir") or self.reports_dir / "state")
+        self.reference = Reference(state_dir / STATE_FILE)
+        self.dedupe = dedupe.Dedupe(self.reference)
+        self.reconciliation = Reconciliation()
+        self.workflows = workflows.WorkflowBook(int(config.get("automation_cap", workflows.DEFAULT_AUTOMATION_CAP)))
+        self.sample_size = int(config.get("sample_size") or 0)
+        self.buffer: list[tuple[str, dict]] | None = [] if self.sample_size else None
+        self.registries = {stream: schemas.FieldRegistry() for stream in ENTITY_STREAMS}
+        self.pipelines: dict[str, list[str]] = {}
+        self.pipelines_changed = False
+        self.schema_sent: set[str] = set()
+        self.persons_sent: dict[str, str] = {}  # survivors, serialised, to re-send with merges
+        self.out: list[dict] = []
+        self._converters: dict[tuple, list[tuple]] = {}
+        self._org_names: dict[str, str] = {}
+        self._prepare_plans(mapping)
+
+    def _prepare_plans(self, mapping: dict) -> None:
+        self.standard: dict[str, list[tuple[str, str]]] = {}
+        self.custom_rules: dict[str, list] = {}
+        self.list_rules: dict[str, list] = {}
+        self.list_sources: dict[str, set[str]] = {}
+        for name, plan in self.plans.items():
+            self.standard[name] = [(rule.target, rule.source) for rule in plan.fields
+                                   if not rule.is_custom and rule.target != "skip"]
+            self.custom_rules[name] = [rule for rule in plan.fields if rule.is_custom]
+            self.list_rules[name] = list(plan.custom_fields)
+            self.list_sources[name] = set((mapping["streams"][name] or {}).get("custom_fields") or {})
+            if plan.target in ENTITY_STREAMS:
+                for rule in self.custom_rules[name] + self.list_rules[name]:
+                    self.registries[plan.target].add(rule.logical_name, rule.label or rule.logical_name,
+                                                     rule.field_type, rule.options, rule.phi)
+
+    # --- helpers the entity modules use -----------------------------------------------------------
+
+    def standard_values(self, plan, record: dict) -> dict:
+        values: dict = {}
+        for target, source in self.standard[plan.name]:
+            if target not in values:
+                values[target] = record.get(source)
+        return values
+
+    def converters(self, out_stream: str, stream: str, rules: list) -> list[tuple]:
+        key = (out_stream, stream, id(rules))
+        compiled = self._converters.get(key)
+        if compiled is None:
+            compiled = [(rule.logical_name, rule.source, compile_converter(self, out_stream, rule, stream))
+                        for rule in rules]
+            self._converters[key] = compiled
+        return compiled
+
+    def organization_by_name(self, name: str | None) -> str | None:
+        if not name:
+            return None
+        if len(self._org_names) != len(self.reference.locations):
+            self._org_names = {}
+            for location_id, org_name in sorted(self.reference.locations.items(), reverse=True):
+                self._org_names[org_name.strip().lower()] = f"locations:{location_id}"
+        return self._org_names.get(name.strip().lower())
+
+    def add_pipeline(self, name: str) -> None:
+        if name not in self.pipelines:
+            self.pipelines[name] = list(self.plans["appointments"].extra.get("stages") or ["Scheduled"])
+            self.pipelines_changed = True
+
+    # --- messages ---------------------------------------------------------------------------------
+
+    def record(self, stream: str, record: dict) -> list[dict]:
+        if self.buffer is not None:
+            self.buffer.append((stream, record))
+            return []
+        self._record(stream, record)
+        return self._take()
+
+    def state(self, message: dict) -> list[dict]:
+        if self.buffer is not None:
+            return []  # a sample must not advance bookmarks: the full run reads everything again
+        self.reference.save()
+        self.out.append(message)
+        return self._take()
+
+    def finish(self) -> list[dict]:
+        if self.buffer is not None:
+            keep = sample.select(self.buffer, self.sample_size)
+            buffered, self.buffer = self.buffer, None
+            for kept, (stream, record) in zip(keep, buffered, strict=True):
+                if kept:
+                    self._record(stream, record)
+                else:
+                    self.reconciliation.count(stream, "not_sampled")
+        self.reference.save()
+        self.dedupe.write_report(self.reports_dir)
+        self.workflows.write(self.reports_dir)
+        report = self.reconciliation.write(self.reports_dir)
+        logger.info("Reconciliation %s: %s", "balanced" if report["balanced"] else "NOT balanced",
+                    {name: {k: v for k, v in row.items() if k in ("in", "out", "skipped", "merged")}
+                     for name, row in report["streams"].items()})
+        return self._take()
+
+    def _take(self) -> list[dict]:
+        out, self.out = self.out, []
+        return out
+
+    def _record(self, stream: str, record: dict) -> None:
+        plan = self.plans.get(stream)
+        if plan is None or plan.target == "skip":
+            reason = "unmapped_stream" if plan is None else "stream_skipped_by_mapping"
+            self._skip(stream, record, reason, f"the mapping file sends stream {stream} nowhere")
+            return
+        if plan.target in COUNTED:
+            self._counted(plan, record)
+            return
+        if plan.phi and not self.include_phi:
+            self._skip(stream, record, "phi_excluded", f"{stream} holds PHI and phi_policy is 'exclude'")
+            return
+        try:
+            items = BUILDERS[plan.target](self, plan, record)
+        except BadValue as problem:
+            self._skip(stream, record, problem.reason, problem.detail)
+            return
+        except (TypeError, ValueError, AttributeError, KeyError) as problem:
+            # A record of an unexpected shape: skip it, naming the error class only (values may be PHI).
+            self._skip(stream, record, "invalid_record", f"{stream} record has an unexpected shape "
+                                                         f"({type(problem).__name__})")
+            return
+        for out_stream, entity in items:
+            self._emit(out_stream, entity)
+        self.reconciliation.count(stream, "merged" if isinstance(items, Merged) else "out")
+
+    def _counted(self, plan, record: dict) -> None:
+        key = str(record.get("id"))
+        if plan.name == "practitioners":
+            name = " ".join(str(part) for part in (record.get("first_name"), record.get("last_name")) if part)
+            self.reference.practitioners[key] = [record.get("email") or None, name or None]
+        elif plan.name == "appointment_types":
+            self.reference.appointment_types[key] = [str(record.get("name") or f"Type {key}"), record.get("price")]
+        elif plan.name == "patient_custom_fields":
+            self._learn_definition(record)
+        elif plan.name == "workflows":
+            self.workflows.add(record)
+        self.reference.dirty = self.reference.dirty or plan.name in (
+            "practitioners", "appointment_types", "patient_custom_fields")
+        self.reconciliation.count(plan.name, plan.target)
+
+    def _learn_definition(self, record: dict) -> None:
+        name = str(record.get("name") or "")
+        self.reference.custom_field_definitions[name] = {
+            "label": record.get("label"), "field_type": record.get("field_type"),
+            "options": [str(option) for option in record.get("options") or []]}
+        for rule in self.list_rules.get("patients", []):
+            if rule.source == name and rule.field_type in ("enum", "set") and not rule.options:
+                self.registries["persons"].add_options(rule.logical_name,
+                                                       [str(option) for option in record.get("options") or []])
+
+    def _skip(self, stream: str, record: dict, reason: str, detail: str) -> None:
+        identifier = record.get("id") if isinstance(record, dict) else None
+        identifier = identifier if isinstance(identifier, (int, str)) else None
+        self._emit("skipped", {"source_stream": stream, "source_id": f"{stream}:{identifier}",
+                               "reason": reason, "detail": detail})
+        self.reconciliation.count(stream, "skipped", reason)
+
+    def _emit(self, stream: str, record: dict) -> None:
+        if stream == "deals" and (self.pipelines_changed or stream not in self.schema_sent):
+            self.registries[stream].changed = True
+        registry = self.registries.get(stream)
+        if stream not in self.schema_sent or (registry is not None and registry.changed):
+            pipelines = None
+            if stream == "deals":
+                pipelines = [{"name": name, "stages": [{"name": stage, "order": order}
+                                                       for order, stage in enumerate(stages, 1)]}
+                             for name, stages in self.pipelines.items()]
+                self.pipelines_changed = False
+            self.out.append(schemas.schema_message(stream, registry, pipelines))
+            self.schema_sent.add(stream)
+            if registry is not None:
+                registry.changed = False
+        self.out.append({"type": "RECORD", "stream": stream, "record": record})
+        self.reconciliation.emitted[stream] += 1
