@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 
@@ -13,6 +14,9 @@ from waitress.task import ThreadedTaskDispatcher, WSGITask
 from .server import DROP_CONNECTION_KEY, make_app
 
 HOST = "127.0.0.1"
+
+# "Task queue depth is N" on every busy moment says nothing useful about a sandbox.
+logging.getLogger("waitress.queue").setLevel(logging.ERROR)
 
 
 class _DroppableTask(WSGITask):
@@ -54,7 +58,10 @@ class WaitressServer:
     """A waitress server bound to 127.0.0.1 (port 0 picks a free one)."""
 
     def __init__(self, app, port: int = 0, threads: int = 8) -> None:
-        adj = Adjustments(host=HOST, port=port, threads=threads, ident="practicehub-sandbox", asyncore_use_poll=True)
+        adj = Adjustments(
+            host=HOST, port=port, threads=threads, ident="practicehub-sandbox", asyncore_use_poll=True,
+            asyncore_loop_timeout=0.1,  # lets stop() return quickly
+        )
         dispatcher = ThreadedTaskDispatcher()
         dispatcher.set_thread_count(threads)
         self._server = _Server(app, map={}, dispatcher=dispatcher, adj=adj, sockinfo=adj.listen[0])
@@ -74,6 +81,7 @@ class WaitressServer:
     def stop(self) -> None:
         """Close the listener and every open connection, then stop the worker threads."""
         server = self._server
+        server.close()  # the listener and the loop's wake-up trigger
         while server._map:
             for channel in list(server._map.values()):
                 channel.handle_close()

@@ -48,9 +48,11 @@ class Sandbox:
 
     def configure(self, changes: dict) -> SandboxSettings:
         with self._lock:
-            settings = self.settings.updated(changes)
+            previous, settings = self.settings, self.settings.updated(changes)
             self.settings = settings
-            self.limiter.configure(settings.rate, settings.burst, settings.rate_scope)
+            limit = (settings.rate, settings.burst, settings.rate_scope)
+            if limit != (previous.rate, previous.burst, previous.rate_scope):
+                self.limiter.configure(*limit)  # fresh, full buckets
             self.signer.ttl_seconds = int(settings.url_ttl)
             return settings
 

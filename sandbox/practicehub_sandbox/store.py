@@ -10,6 +10,9 @@ from zoneinfo import ZoneInfo
 from .filters import attribute_kind
 from .resources import DATETIME_FORMAT, RESOURCE_FIELDS
 
+# Fields the API sends as lists: a record created without them gets [] rather than null.
+LIST_FIELDS = frozenset({"custom_fields", "options", "answers", "actions"})
+
 
 class UnknownResource(KeyError):
     """The resource is not one of the 18 the API serves."""
@@ -70,7 +73,7 @@ class RecordStore:
     def create(self, resource: str, fields: dict) -> dict:
         with self._lock:
             records = self._check(resource)
-            record = {name: None for name in RESOURCE_FIELDS[resource]}
+            record = {name: [] if name in LIST_FIELDS else None for name in RESOURCE_FIELDS[resource]}
             record.update(fields)
             record["id"] = max(records, default=0) + 1
             record["created"] = record["updated"] = self.now()

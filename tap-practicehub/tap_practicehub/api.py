@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import queue
 import random
+import sys
 import threading
 import time
 from collections import Counter
@@ -83,6 +84,9 @@ class PracticeHubAPI:
         self._app_details = app_details
         self._pacers = [KeyPacer(requests_per_second, pacing_margin) for _ in self._keys]
         self._fatal: BaseException | None = None
+        # A paced worker waking from its sleep must get the interpreter now, not after the main thread's
+        # 5 ms slice: otherwise sends drift by milliseconds, which matters at time-scaled rates.
+        sys.setswitchinterval(min(sys.getswitchinterval(), 0.0005))
         self._workers = [
             threading.Thread(target=self._work, args=(index,), name=f"practicehub-{key_label(index)}", daemon=True)
             for index in range(len(self._keys))

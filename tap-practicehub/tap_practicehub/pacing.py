@@ -10,9 +10,8 @@ from collections.abc import Callable
 class KeyPacer:
     """Spaces one API key's requests evenly; every stream and thread using the key shares this one pacer.
 
-    The slot after each request is taken from the previous *scheduled* slot (not the moment the caller got
-    round to asking), so a consumer that is briefly late does not lose throughput, and a small ``margin``
-    absorbs the jitter between our clock and the server's bucket.
+    Requests are at least ``interval * (1 + margin)`` apart as sent; the margin absorbs the jitter between
+    our send and the moment the server's bucket counts the request.
     """
 
     def __init__(
@@ -32,15 +31,15 @@ class KeyPacer:
 
     def wait(self) -> float:
         """Block until this key may send its next request; returns the seconds waited."""
-        with self._lock:
+        with self._lock:  # held while sleeping: callers sharing a key queue up behind each other
             now = self._clock()
-            slot = max(now, self._next_slot)
-            # A slot left unused for more than one interval is gone: the server's bucket holds one token.
-            self._next_slot = slot + self.interval
-        delay = slot - now
-        if delay > 0:
-            self._sleep(delay)
-        return delay
+            delay = self._next_slot - now
+            if delay > 0:
+                self._sleep(delay)
+            # Measured from when we really leave (sleep overshoots), so two sends are never closer than
+            # one interval, whatever the scheduler did.
+            self._next_slot = self._clock() + self.interval
+        return max(delay, 0.0)
 
     def hold(self, seconds: float) -> None:
         """Push this key's next slot at least ``seconds`` from now (after a 429 told us to wait)."""

@@ -191,7 +191,7 @@ class PipedriveClient:
                     method, url, params=params, json=json, files=files, data=data, timeout=self.timeout
                 )
                 headers = response.headers
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except requests.RequestException as exc:  # refused, reset, timed out, or cut off mid-answer
                 self.pacer.release(None)
                 self._count(method, path, cost=0, retried=True)
                 sent = not isinstance(exc, requests.ConnectTimeout)
@@ -206,7 +206,7 @@ class PipedriveClient:
             self._read_daily_headers(headers)
             self._count(method, path, cost=cost, status=response.status_code)
             if response.status_code == 429:
-                if self._daily_exhausted(response):
+                if self._daily_exhausted(response, cost):
                     raise BudgetExhausted(self._budget_message())
                 time.sleep(self._jitter(self.pacer.back_off_until_reset(headers), attempt))
                 continue
@@ -250,8 +250,8 @@ class PipedriveClient:
             if limit is not None and _as_float(limit) is not None:
                 self.daily_limit = int(float(limit))
 
-    def _daily_exhausted(self, response: requests.Response) -> bool:
-        if self.daily_remaining is not None and self.daily_remaining <= 0:
+    def _daily_exhausted(self, response: requests.Response, cost: int) -> bool:
+        if self.daily_remaining is not None and self.daily_remaining < cost:
             return True
         text = response.text[:500].lower()
         return "daily" in text and ("limit" in text or "budget" in text)

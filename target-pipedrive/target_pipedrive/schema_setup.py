@@ -7,6 +7,7 @@ created|reused — written as JSON and CSV beside the ledger.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import threading
 from dataclasses import asdict, dataclass, field
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from target_pipedrive.client import PipedriveClient
 from target_pipedrive.ledger import Manifest
+from target_pipedrive.report import write_private
 
 FIELD_ENDPOINTS = {"persons": "personFields", "organizations": "organizationFields", "deals": "dealFields"}
 SOURCE_ID_LOGICAL = "practicehub_id"
@@ -181,9 +183,10 @@ class SchemaSetup:
 
     def write_field_map(self, state_dir: Path) -> None:
         rows = self.field_map_rows()
-        (state_dir / "field_map.json").write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
+        write_private(state_dir / "field_map.json", json.dumps(rows, indent=2) + "\n")
         columns = ["entity", "logical_name", "label", "key", "field_type", "status", "options", "phi"]
-        with open(state_dir / "field_map.csv", "w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=columns)
-            writer.writeheader()
-            writer.writerows(rows)
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+        write_private(state_dir / "field_map.csv", buffer.getvalue())

@@ -29,6 +29,16 @@ def singer_lines(records: dict[str, list[dict]], state_every: int = 0) -> list[s
     return lines
 
 
+def as_tap_emits(records: dict[str, list[dict]]) -> dict[str, list[dict]]:
+    """Add what tap-practicehub adds to `files` records after downloading the bytes (see its attachments.py)."""
+    for record in records.get("files", []):
+        record.setdefault("local_path", f"/tmp/practicehub-files/{record['id']}-{record.get('file_name')}")
+        record.setdefault("downloaded_size", record.get("size"))
+        record.setdefault("sha256", f"{record['id']:064x}"[-64:])
+        record.setdefault("download_error", None)
+    return records
+
+
 def write_mapping(folder: Path, data: dict | None = None, confirmed: bool = True) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "mapping.yml"

@@ -70,7 +70,9 @@ def generate(patients: int, seed: int = 0, duplicate_rate: float = 0.05) -> dict
                     files.append({"id": len(files) + 1, "patient_id": pid, "entity_type": "clinical_note",
                                   "entity_id": notes[-1]["id"], "file_name": "scan.pdf", "file_type": "pdf",
                                   "mime_type": "application/pdf", "size": 1000, "description": None,
-                                  "url": "http://127.0.0.1:1/_blobs/x", **_stamp(rng)})
+                                  "url": "http://127.0.0.1:1/_blobs/x",
+                                  "local_path": f"/tmp/files/{len(files) + 1}.pdf", "downloaded_size": 1000,
+                                  "sha256": "0" * 64, "download_error": None, **_stamp(rng)})
             if rng.random() < 0.6:
                 reminders.append({"id": len(reminders) + 1, "appointment_id": aid, "patient_id": pid,
                                   "type": rng.choice(REMINDER_TYPES), "send_at": "2024-03-09 09:00:00",

@@ -178,8 +178,8 @@ def test_18_workflows_are_documented_not_loaded(golden):
     guide = json.loads((golden.reports / "workflows.json").read_text())
     assert guide["summary"] == {"workflows": 1, "active": 1, "automation_cap": 50, "over_cap_by": 0}
     assert guide["workflows"][0]["pipedrive_steps"] == [
-        "Trigger: Deal created",
-        "Condition: appointment_type eq 'Initial Consultation'",
+        "Trigger: Deal created (PracticeHub event appointment_created)",
+        "Condition: appointment_type eq Initial Consultation",
         "No built-in SMS action: use 'Send webhook' to an SMS provider, or a Marketplace SMS app; "
         "template: booking_confirmation",
         "Step 'Delay' of 1440 minutes",

@@ -63,6 +63,7 @@ def test_edits_to_the_file_change_the_output(tmp_path):
     data["streams"]["appointments"]["status_map"]["missed"] = {"stage": "Scheduled", "status": "lost",
                                                                "lost_reason": "No-show"}
     data["streams"]["appointments"]["title"] = "{type_name} on {start_date}"
+    data["streams"]["clinical_notes"]["fields"]["data"] = {"target": "skip", "reason": "headings only"}
     output = run_mapper(base_config(tmp_path, mapping_file=write_mapping(tmp_path, data)), singer_lines(practice()))
     custom = output.schemas["persons"]["schema"]["properties"]["custom_fields"]["properties"]
     assert custom["mrn"]["x-pipedrive-field"]["name"] == "Chart number"
@@ -72,6 +73,7 @@ def test_edits_to_the_file_change_the_output(tmp_path):
     missed = output.by_id("deals")["appointments:204"]
     assert (missed["stage"], missed["lost_reason"], missed["title"]) == (
         "Scheduled", "No-show", "Initial Consultation on 2024-04-10")
+    assert output.by_id("notes")["clinical_notes:301"]["content"] == "<h3>SOAP (final)</h3>"
 
 
 def test_a_stream_sent_to_skip_is_listed_as_skipped(tmp_path):

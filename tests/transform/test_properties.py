@@ -50,7 +50,8 @@ def practices(draw):
     files = [{"id": fid, "patient_id": draw(st.integers(1, 32)),
               "entity_type": draw(st.sampled_from(["patient", "appointment", "clinical_note"])),
               "entity_id": draw(st.integers(100, 320)), "file_name": draw(st.sampled_from(["a.pdf", None])),
-              "mime_type": "application/pdf", "size": 10, **STAMP}
+              "mime_type": "application/pdf", "size": 10,
+              "local_path": draw(st.sampled_from(["/tmp/a.pdf", None])), **STAMP}
              for fid in draw(st.lists(st.integers(400, 410), max_size=4, unique=True))]
     base.update(patients=patients, appointments=appointments, reminders=reminders, clinical_notes=notes,
                 files=files)

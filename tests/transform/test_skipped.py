@@ -30,6 +30,9 @@ def bad_practice() -> dict:
                                       "type": "SOAP", "state": "final",
                                       "data": {"soap_data": [{"key": "S", "val": "x" * 100001}]},
                                       "created": "2024-03-01 09:00:00"})
+    records["files"].append({"id": 410, "patient_id": 101, "entity_type": "patient", "entity_id": 101,
+                             "file_name": "card.png", "mime_type": "image/png", "size": 10, "local_path": None,
+                             "download_error": "HTTP 403 fetching the signed URL"})
     records["mystery_stream"] = [{"id": 1, "secret": "Alice's diagnosis"}]
     return records
 
@@ -42,7 +45,8 @@ def test_each_kind_of_bad_input_has_its_reason(tmp_path):
         "appointments:210": "patient_missing", "appointments:211": "unknown_status",
         "appointments:212": "unparseable_date", "appointments:213": "unknown_appointment_type",
         "appointments:214": "patient_missing", "reminders:510": "unknown_type",
-        "clinical_notes:310": "text_too_long", "mystery_stream:1": "unmapped_stream"}
+        "clinical_notes:310": "text_too_long", "files:410": "file_not_downloaded",
+        "mystery_stream:1": "unmapped_stream"}
 
 
 def test_details_name_fields_never_patient_data(tmp_path):
@@ -60,7 +64,7 @@ def test_reconciliation_balances_with_skips(tmp_path):
     assert report["balanced"]
     patients = report["streams"]["patients"]
     assert (patients["in"], patients["out"], patients["skipped"], patients["merged"]) == (8, 2, 5, 1)
-    assert report["records_emitted"]["skipped"] == len(output.records["skipped"]) == 13
+    assert report["records_emitted"]["skipped"] == len(output.records["skipped"]) == 14
 
 
 def test_records_of_an_unexpected_shape_are_skipped_not_fatal(tmp_path):

@@ -73,47 +73,50 @@ def parse_date(value: object, field: str) -> str | None:
 
 
 class Clock:
-    """Converts PracticeHub's naive account-time-zone datetimes to UTC (cached: timestamps repeat)."""
+    """Converts PracticeHub's naive account-time-zone datetimes to UTC text (cached: timestamps repeat)."""
 
     def __init__(self, timezone_name: str = "UTC") -> None:
         self.zone = ZoneInfo(timezone_name)
-        self._parsed = lru_cache(maxsize=131072)(self._parse)
+        self.is_utc = timezone_name in ("UTC", "Etc/UTC", "Z")
+        self._instant = lru_cache(maxsize=131072)(self._convert)
 
-    def _parse(self, value: str) -> datetime | None:
-        """The UTC instant, or None when the text is not a datetime."""
+    def _convert(self, value: str) -> str | None:
+        """`YYYY-MM-DDTHH:MM:SS` in UTC, or None when the text is not a datetime."""
         if not DATETIME_RE.match(value):
             return None
         try:
             local = datetime.fromisoformat(value)
         except ValueError:
             return None
-        return local.replace(tzinfo=self.zone).astimezone(UTC)
+        if not self.is_utc:
+            local = local.replace(tzinfo=self.zone).astimezone(UTC).replace(tzinfo=None)
+        return local.isoformat(timespec="seconds")
 
-    def utc(self, value: object, field: str) -> datetime | None:
+    def instant(self, value: object, field: str) -> str | None:
         result = text(value)
         if result is None:
             return None
-        moment = self._parsed(result)
-        if moment is None:
+        converted = self._instant(result)
+        if converted is None:
             raise BadValue("unparseable_date", f"{field} is not a datetime (YYYY-MM-DD HH:MM:SS)")
-        return moment
+        return converted
 
     def iso_utc(self, value: object, field: str) -> str | None:
         """RFC 3339 in UTC with a `Z`: sorts as text in time order."""
-        moment = self.utc(value, field)
-        return moment.isoformat()[:19] + "Z" if moment else None
+        converted = self.instant(value, field)
+        return converted + "Z" if converted else None
 
     def note_time(self, value: object, field: str) -> str | None:
         """Pipedrive notes' `add_time`: `YYYY-MM-DD HH:MM:SS` in UTC."""
-        moment = self.utc(value, field)
-        return moment.isoformat(sep=" ")[:19] if moment else None
+        converted = self.instant(value, field)
+        return converted.replace("T", " ") if converted else None
 
     def local_date(self, value: object, field: str) -> str | None:
         """The calendar date the clinic saw (account time zone)."""
         result = text(value)
         if result is None:
             return None
-        self.utc(result, field)  # validates
+        self.instant(result, field)  # validates
         return result[:10]
 
 

@@ -17,8 +17,11 @@ import yaml
 
 from practicehub_pipedrive.profiling import guess_field, profile_records
 
+Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: faster start-up
+
 FIELD_TYPES = {"varchar", "text", "double", "monetary", "date", "time", "enum", "set", "phone",
                "address", "org", "people", "user"}
+RULE_KEYS = {"target", "reason", "confidence", "label", "field_type", "options", "phi", "format"}
 STREAM_TARGETS = {"organizations", "persons", "deals", "activities", "notes", "files",
                   "reference", "documented", "consumed", "skip"}
 CONFIRM_COMMAND = "map-practicehub-pipedrive confirm --mapping {path}"
@@ -32,7 +35,7 @@ class MappingError(click.ClickException):
 
 def default_mapping() -> dict:
     text = resources.files("practicehub_pipedrive").joinpath("default_mapping.yaml").read_text("utf-8")
-    return yaml.safe_load(text)
+    return yaml.load(text, Loader=Loader)  # noqa: S506 (a safe loader)
 
 
 def content_hash(data: dict) -> str:
@@ -51,7 +54,7 @@ def read_mapping(path: str | Path) -> dict:
             f"{CONFIRM_COMMAND.format(path=path)}"
         )
     try:
-        data = yaml.safe_load(path.read_text("utf-8"))
+        data = yaml.load(path.read_text("utf-8"), Loader=Loader)  # noqa: S506 (a safe loader)
     except yaml.YAMLError as exc:
         raise MappingError(f"mapping file {path} is not valid YAML: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("streams"), dict):
@@ -110,6 +113,9 @@ def validate(data: dict, path: str | Path) -> None:
                 for rule in rules if isinstance(rules, list) else [rules]:
                     if not isinstance(rule, dict) or "target" not in rule:
                         problems.append(f"streams.{stream}.{section}.{source} needs a target")
+                    elif set(rule) - RULE_KEYS:
+                        problems.append(f"streams.{stream}.{section}.{source} has unknown keys "
+                                        f"{sorted(set(rule) - RULE_KEYS)} (quote text that contains commas)")
                     elif str(rule["target"]).startswith("custom_fields.") and (
                         rule.get("field_type") not in FIELD_TYPES
                     ):

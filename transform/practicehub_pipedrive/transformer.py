@@ -57,7 +57,14 @@ class Transformer:
         self.custom_rules: dict[str, list] = {}
         self.list_rules: dict[str, list] = {}
         self.list_sources: dict[str, set[str]] = {}
+        self.stripped: dict[str, frozenset[str]] = {}
         for name, plan in self.plans.items():
+            # Fields the file sends to `skip` (or PHI left out) never reach the entity modules.
+            dropped = {rule.source for rule in plan.fields if rule.target == "skip"}
+            dropped |= {mark.removeprefix("fields.") for mark in plan.phi_dropped if mark.startswith("fields.")}
+            dropped -= {rule.source for rule in plan.fields if rule.target != "skip"} | {"id"}
+            if dropped:
+                self.stripped[name] = frozenset(dropped)
             self.standard[name] = [(rule.target, rule.source) for rule in plan.fields
                                    if not rule.is_custom and rule.target != "skip"]
             self.custom_rules[name] = [rule for rule in plan.fields if rule.is_custom]
@@ -150,6 +157,9 @@ class Transformer:
         if plan.phi and not self.include_phi:
             self._skip(stream, record, "phi_excluded", f"{stream} holds PHI and phi_policy is 'exclude'")
             return
+        stripped = self.stripped.get(stream)
+        if stripped:
+            record = {key: value for key, value in record.items() if key not in stripped}
         try:
             items = BUILDERS[plan.target](self, plan, record)
         except BadValue as problem:

@@ -21,14 +21,40 @@ ACTIONS = {
 }
 
 
+# PracticeHub events, in the words of Pipedrive's Automation builder (stages and reasons as the default
+# mapping's status_map names them).
+TRIGGERS = {
+    "appointment.created": "Trigger: Deal created (in the appointment type's pipeline)",
+    "appointment.booked": "Trigger: Deal created (in the appointment type's pipeline)",
+    "appointment.arrived": "Trigger: Deal updated; condition: stage is 'Arrived'",
+    "appointment.processed": "Trigger: Deal updated; condition: status is 'won'",
+    "appointment.missed": "Trigger: Deal updated; condition: status is 'lost' and lost reason is 'Missed (no-show)'",
+    "appointment.cancelled": "Trigger: Deal updated; condition: status is 'lost' and lost reason is 'Cancelled'",
+    "patient.created": "Trigger: Person created",
+    "patient.updated": "Trigger: Person updated",
+    "invoice.overdue": "No invoice entity in Pipedrive: add a 'Payment reminder' task with a due date on the "
+                       "deal (Trigger: Activity due), or keep this automation in the billing system",
+    "care_plan.completed": "No care-plan entity in Pipedrive: trigger on the last appointment's deal being won "
+                           "(Trigger: Deal updated; condition: status is 'won')",
+}
+
+
 def pipedrive_trigger(event: str) -> str:
-    event = event.lower()
-    entity = "Person" if "patient" in event else "Activity" if "reminder" in event else "Deal"
-    if "creat" in event or "book" in event:
-        return f"Trigger: {entity} created"
-    if "delet" in event:
-        return f"Trigger: {entity} deleted"
-    return f"Trigger: {entity} updated"
+    if event in TRIGGERS:
+        return TRIGGERS[event]
+    lowered = event.lower()
+    entity = "Person" if "patient" in lowered else "Activity" if "reminder" in lowered else "Deal"
+    if "creat" in lowered or "book" in lowered:
+        return f"Trigger: {entity} created (PracticeHub event {event})"
+    if "delet" in lowered:
+        return f"Trigger: {entity} deleted (PracticeHub event {event})"
+    return f"Trigger: {entity} updated (PracticeHub event {event}; add the matching condition)"
+
+
+def condition_text(condition: dict) -> str:
+    value = condition.get("value")
+    shown = "" if value is None else f" {', '.join(map(str, value)) if isinstance(value, list) else value}"
+    return f"Condition: {condition.get('field')} {condition.get('operator')}{shown}"
 
 
 class WorkflowBook:
@@ -41,7 +67,7 @@ class WorkflowBook:
         conditions = [c for c in trigger.get("conditions") or [] if isinstance(c, dict)]
         actions = [a for a in record.get("actions") or [] if isinstance(a, dict)]
         steps = [pipedrive_trigger(str(trigger.get("event") or "unknown"))]
-        steps += [f"Condition: {c.get('field')} {c.get('operator')} {c.get('value')!r}" for c in conditions]
+        steps += [condition_text(condition) for condition in conditions]
         for action in actions:
             fmt = ACTIONS.get(str(action.get("type")), "Action with no Pipedrive equivalent ({type}): rebuild by hand")
             steps.append(fmt.format_map({"template": None, "target": None, "value": None,

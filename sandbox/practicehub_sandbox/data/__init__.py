@@ -13,6 +13,7 @@ from .profiles import PROFILES, profile_counts
 
 __all__ = ["PROFILES", "DatasetError", "generate", "load_dataset", "profile_counts"]
 
+_CACHE_LIMIT = 5_000  # records; small profiles are cached because tests start many sandboxes
 _cache: dict[tuple[str, int], dict[str, list[dict]]] = {}
 _cache_lock = threading.Lock()
 
@@ -28,6 +29,8 @@ def generate(profile: str, seed: int = 0) -> dict[str, list[dict]]:
     """
     if profile not in PROFILES:
         raise DatasetError(f"unknown dataset profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    if sum(profile_counts(profile).values()) > _CACHE_LIMIT:
+        return build_dataset(profile, int(seed))  # copying would cost as much as building
     key = (profile, int(seed))
     with _cache_lock:
         if key not in _cache:

@@ -18,6 +18,11 @@ END = datetime(2026, 6, 30, 18, 0, 0)
 START = END - timedelta(days=3 * 365)
 LAST_APPOINTMENT = END + timedelta(days=60)
 
+_TITLES = {
+    "female": ("Ms", "Mrs", "Miss", "Dr", None), "male": ("Mr", "Mr", "Dr", None),
+    "other": ("Mx", "Dr", None), None: ("Mr", "Ms", None),
+}
+
 _fakers: dict[str, Faker] = {}
 _fakers_lock = threading.Lock()
 
@@ -124,7 +129,7 @@ class _Builder:
             email_kind = i % 5  # 0: null email, 1: not a user, others: also a user
             email = None if email_kind == 0 else f"{_ascii_slug(first)}.{_ascii_slug(last)}@riversideclinic.example"
             return {
-                "title": self.rng.choice(("Dr", "Mr", "Ms", "Mrs", None)), "first_name": first, "last_name": last,
+                "title": self.rng.choice(("Dr", "Dr", None)), "first_name": first, "last_name": last,
                 "email": email, "active": 0 if i % 7 == 6 else 1,
             }
 
@@ -225,7 +230,7 @@ class _Builder:
                 datetime(1938, 1, 1), datetime(2019, 12, 31)).strftime(DATE_FORMAT)
             status = rng.choices(("active", "inactive", "archived"), weights=(80, 15, 5))[0]
             return {
-                "patient_number": patient_number, "title": rng.choice(("Mr", "Mrs", "Ms", "Miss", "Dr", "Mx", None)),
+                "patient_number": patient_number, "title": rng.choice(_TITLES[sex]),
                 "first_name": first, "last_name": last, "email": email, "dob": dob, "sex": sex,
                 "mobile": self.phone() if rng.random() < 0.9 else None,
                 "phone": self.uk.phone_number() if rng.random() < 0.3 else None,

@@ -11,20 +11,26 @@ from html import escape
 # Colour-blind-safe (Okabe-Ito) colours, one per outcome.
 COLOURS = {
     "created": "#009E73", "updated": "#0072B2", "unchanged": "#56B4E9", "out": "#009E73",
-    "merged": "#CC79A7", "skipped": "#E69F00", "failed": "#D55E00", "kept_aside": "#999999",
+    "merged": "#CC79A7", "skipped": "#E69F00", "failed": "#D55E00", "kept_aside": "#999999", "waiting": "#F0E442",
     "calls": "#0072B2", "status_429": "#D55E00", "run": "#0072B2", "others": "#E69F00",
     "remaining": "#DDDDDD",
 }
 LABEL_WIDTH = 150
 CHART_WIDTH = 720
+CHAR_WIDTH = 7  # average width of a 12px label character, to fit the label column
+MAX_LABEL = 30
 
 
 def _number(value: float) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
 
 
-def legend(series: list[tuple[str, str]], y: int) -> str:
-    parts, x = [], LABEL_WIDTH
+def short(label: str) -> str:
+    return label if len(label) <= MAX_LABEL else label[: MAX_LABEL - 1] + "…"
+
+
+def legend(series: list[tuple[str, str]], y: int, x: int = LABEL_WIDTH) -> str:
+    parts = []
     for key, label in series:
         parts.append(f'<rect x="{x}" y="{y}" width="12" height="12" fill="{COLOURS.get(key, "#777")}"/>'
                      f'<text x="{x + 16}" y="{y + 10}" class="legend">{escape(label)}</text>')
@@ -37,13 +43,15 @@ def stacked_bars(name: str, title: str, rows: list[tuple[str, dict[str, int]]],
     """One horizontal bar per row, split into the series' segments, with the row's total at the end."""
     bar, gap, top = 22, 10, 30
     height = top + len(rows) * (bar + gap) + 10
+    label_width = max([CHAR_WIDTH * len(short(label)) + 16 for label, _ in rows] + [90])
     longest = max([sum(values.get(key, 0) for key, _ in series) for _, values in rows] + [1])
-    scale = (CHART_WIDTH - LABEL_WIDTH - 70) / longest
-    body = [legend(series, 6)]
+    scale = (CHART_WIDTH - label_width - 70) / longest
+    body = [legend(series, 6, label_width)]
     for index, (label, values) in enumerate(rows):
         y = top + index * (bar + gap)
-        body.append(f'<text x="{LABEL_WIDTH - 8}" y="{y + 15}" text-anchor="end">{escape(label)}</text>')
-        x = float(LABEL_WIDTH)
+        body.append(f'<text x="{label_width - 8}" y="{y + 15}" text-anchor="end">{escape(short(label))}'
+                    f"<title>{escape(label)}</title></text>")
+        x = float(label_width)
         for key, series_label in series:
             count = values.get(key, 0)
             if count <= 0:
@@ -56,7 +64,7 @@ def stacked_bars(name: str, title: str, rows: list[tuple[str, dict[str, int]]],
         total = sum(values.get(key, 0) for key, _ in series)
         body.append(f'<text x="{x + 6:.1f}" y="{y + 15}">{_number(total)}</text>')
     if not rows:
-        body.append(f'<text x="{LABEL_WIDTH}" y="{top + 15}">no records</text>')
+        body.append(f'<text x="{label_width}" y="{top + 15}">no records</text>')
         height = top + bar + gap + 10
     return _svg(name, title, height, body)
 

@@ -25,7 +25,7 @@ def build(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, d
     if subject is None:
         raise BadValue("unknown_type", f"reminder type {kind!r} is not in the mapping's type_map")
     status = text(record.get("status"))
-    due = run.clock.utc(record.get("send_at"), f"{plan.name}.send_at")
+    due = run.clock.instant(record.get("send_at"), f"{plan.name}.send_at")
     if due is None:
         raise BadValue("missing_date", f"{plan.name}.send_at is empty")
     channel = text(record.get("channel")) or "unknown channel"
@@ -33,8 +33,8 @@ def build(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, d
         "source_id": sid,
         "subject": check_length(subject, run.limits.get("subject", 255), f"{plan.name}.type"),
         "type": "task",
-        "due_date": due.strftime("%Y-%m-%d"),
-        "due_time": due.strftime("%H:%M"),
+        "due_date": due[:10],
+        "due_time": due[11:16],
         "duration": None,
         "done": status in plan.extra.get("done_statuses", ["actioned"]),
         "note": f"PracticeHub reminder by {channel}, status {status or 'unknown'}.",

@@ -54,34 +54,30 @@ def custom_values(run: Transformer, out_stream: str, rules: list[FieldRule], val
     result: dict = {}
     for logical, source, convert in run.converters(out_stream, stream, rules):
         raw = values.get(source)
-        result[logical] = None if raw is None else convert(raw)
+        if raw is None or (raw.__class__ is str and (not raw or raw.isspace())):
+            result[logical] = None
+        else:
+            result[logical] = convert(raw)
     return result
 
 
 def compile_converter(run: Transformer, out_stream: str, rule: FieldRule, stream: str) -> t.Callable:
-    """A function turning one raw value into the rule's field type (None for blanks)."""
+    """A function turning one non-blank raw value into the rule's field type."""
     where = f"{stream}.{rule.source}"
     kind, limits, clock = rule.field_type, run.limits, run.clock
 
-    def blank_safe(convert: t.Callable) -> t.Callable:
-        def converter(raw: object) -> object:
-            if raw.__class__ is str and not raw.strip():
-                return None
-            return convert(raw)
-        return converter
-
     if kind == "varchar" and rule.format == "iso8601_utc":
-        return blank_safe(lambda raw: clock.iso_utc(raw, where))
+        return lambda raw: clock.iso_utc(raw, where)
     if kind in ("varchar", "text"):
         limit = limits.get(kind, 255 if kind == "varchar" else 65535)
-        return blank_safe(lambda raw: check_length(text(raw), limit, where))
+        return lambda raw: check_length(text(raw), limit, where)
     if kind == "date":
         def to_date(raw: object) -> str | None:
             value = text(raw)
             return clock.local_date(value, where) if value and len(value) > 10 else parse_date(value, where)
-        return blank_safe(to_date)
+        return to_date
     if kind in ("double", "monetary"):
-        return blank_safe(lambda raw: money(raw, where))
+        return lambda raw: money(raw, where)
     registry = run.registries[out_stream]
     if kind == "enum":
         limit = limits.get("varchar", 255)
@@ -91,21 +87,21 @@ def compile_converter(run: Transformer, out_stream: str, rule: FieldRule, stream
             if label is not None and label not in registry.fields[rule.logical_name]["options"]:
                 registry.add_options(rule.logical_name, [label])
             return label
-        return blank_safe(to_label)
+        return to_label
     if kind == "set":
         def to_labels(raw: object) -> list[str]:
             labels = [text(item) for item in (raw if isinstance(raw, list) else str(raw).split(","))]
             labels = [label for label in labels if label]
             registry.add_options(rule.logical_name, labels)
             return labels
-        return blank_safe(to_labels)
+        return to_labels
     if kind == "org":
         def to_org(raw: object) -> dict | None:
             name = text(raw)
             found = run.organization_by_name(name)
             return {"source_id": found} if found else {"name": name}
-        return blank_safe(to_org)
-    return blank_safe(text)
+        return to_org
+    return text
 
 
 class Merged(list):

@@ -21,6 +21,17 @@ if t.TYPE_CHECKING:
 DEFAULT_PIPELINE = "Appointments"
 
 
+class _TypeNamed(dict):
+    """The record as custom fields see it: the appointment type's name instead of its id (no copy)."""
+
+    def __init__(self, record: dict, type_name: str) -> None:
+        super().__init__()
+        self.record, self.type_name = record, type_name
+
+    def get(self, key: str, default: object = None) -> object:
+        return self.type_name if key == "appointment_type_id" else self.record.get(key, default)
+
+
 def build(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, dict]]:
     sid = source_id(plan.name, record)
     values = run.standard_values(plan, record)
@@ -69,7 +80,7 @@ def build(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, d
         "org_source_id": org_source_id(run, values.get("org_source_id")),
         **owner(run, practitioner_id),
         "custom_fields": {"practicehub_id": sid, **custom_values(
-            run, "deals", run.custom_rules[plan.name], {**record, "appointment_type_id": type_name}, plan.name)},
+            run, "deals", run.custom_rules[plan.name], _TypeNamed(record, type_name), plan.name)},
     }
     items = [("deals", deal)]
     note = _appointment_note(run, plan, record, values, fee, type_name, deal)

@@ -18,6 +18,11 @@ def build(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, d
     file_name = check_length(text(record.get("file_name")), run.limits.get("varchar", 255), f"{plan.name}.file_name")
     if not file_name:
         raise BadValue("missing_name", f"{plan.name} record has no file_name")
+    local_path = text(record.get("local_path"))
+    if not local_path:
+        # The target uploads bytes the tap saved; the tap's download_error is a short cause, no PHI.
+        cause = text(record.get("download_error")) or "the tap did not download it (download_files off?)"
+        raise BadValue("file_not_downloaded", f"{plan.name} has no local copy: {cause[:200]}")
     deal = None
     kind, entity_id = text(record.get("entity_type")), record.get("entity_id")
     if kind == "appointment" and str(entity_id) in run.reference.appointments:
@@ -30,9 +35,9 @@ def build(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, d
         "source_id": sid,
         "file_name": file_name,
         "mime_type": text(record.get("mime_type")),
-        "size": integer(record.get("size"), f"{plan.name}.size"),
+        "size": integer(record.get("downloaded_size", record.get("size")), f"{plan.name}.size"),
         "sha256": text(record.get("sha256")),
-        "local_path": text(record.get("local_path")),
+        "local_path": local_path,
         "deal_source_id": deal,
         "person_source_id": f"patients:{person}",
         "org_source_id": None,

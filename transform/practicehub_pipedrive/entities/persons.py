@@ -16,15 +16,24 @@ if t.TYPE_CHECKING:
 
 
 def _labelled(values: dict, prefix: str, plan: StreamPlan, check=None) -> list[dict]:
+    """`emails`/`phones` items in mapping order; the first is primary."""
     items = []
-    for target in plan.targets():
-        if not target.startswith(prefix):
+    for target, label, where in _targets_with_prefix(plan, prefix):
+        raw = values.get(target)
+        if raw is None:
             continue
-        value = check(values.get(target), f"{plan.name}.{plan.targets()[target]}") if check else text(
-            values.get(target))
+        value = check(raw, where) if check else text(raw)
         if value and all(item["value"] != value for item in items):
-            items.append({"value": value, "primary": not items, "label": target[len(prefix):]})
+            items.append({"value": value, "primary": not items, "label": label})
     return items
+
+
+def _targets_with_prefix(plan: StreamPlan, prefix: str) -> list[tuple[str, str, str]]:
+    cached = plan.extra.setdefault("_by_prefix", {})
+    if prefix not in cached:
+        cached[prefix] = [(target, target[len(prefix):], f"{plan.name}.{source}")
+                          for target, source in plan.targets().items() if target.startswith(prefix)]
+    return cached[prefix]
 
 
 def build(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, dict]]:
@@ -76,9 +85,11 @@ def _patient_custom_fields(run: Transformer, plan: StreamPlan, record: dict) -> 
     if not isinstance(items, list):
         raise BadValue("invalid_custom_fields", f"{plan.name}.custom_fields is not a list")
     by_name = {}
+    known = run.list_sources[plan.name]
     for item in items:
         if isinstance(item, dict) and item.get("name"):
-            by_name[str(item["name"])] = item.get("value")
-    for name in by_name.keys() - run.list_sources[plan.name]:
-        run.reconciliation.unmapped_field(plan.name, f"custom_fields.{name}")
+            name = str(item["name"])
+            by_name[name] = item.get("value")
+            if name not in known:
+                run.reconciliation.unmapped_field(plan.name, f"custom_fields.{name}")
     return custom_values(run, "persons", run.list_rules[plan.name], by_name, plan.name)

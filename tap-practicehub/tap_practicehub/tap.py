@@ -1,0 +1,155 @@
+"""tap-practicehub: settings and the stream list."""
+
+from __future__ import annotations
+
+import threading
+
+from singer_sdk import Tap
+from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError
+
+from tap_practicehub import settings
+from tap_practicehub.api import PracticeHubAPI
+from tap_practicehub.streams import STREAM_TYPES
+
+
+class TapPracticeHub(Tap):
+    """Singer tap for the PracticeHub practice-management API."""
+
+    name = "tap-practicehub"
+
+    config_jsonschema = th.PropertiesList(
+        th.Property(
+            "api_keys",
+            th.ArrayType(th.StringType),
+            required=True,
+            secret=True,
+            description="One or more PracticeHub API keys for the account (Settings → Developers). "
+            "Several keys are used in parallel, each paced on its own.",
+        ),
+        th.Property(
+            "app_details",
+            th.StringType,
+            required=True,
+            description="Sent as `x-app-details`: `<app name>=<contact email>`.",
+        ),
+        th.Property(
+            "account_domain",
+            th.StringType,
+            description="First part of the host you log in at: `demo` for https://demo.neptune.practicehub.io.",
+        ),
+        th.Property(
+            "region",
+            th.StringType,
+            description=f"Second part of that host; one of {', '.join(settings.REGIONS)}.",
+        ),
+        th.Property(
+            "base_url",
+            th.StringType,
+            description="Full API root instead of account_domain + region (e.g. the local sandbox, "
+            "http://127.0.0.1:PORT/api).",
+        ),
+        th.Property(
+            "start_date",
+            th.DateTimeType,
+            description="Read only records updated at or after this instant (first run; later runs use state).",
+        ),
+        th.Property(
+            "timezone",
+            th.StringType,
+            default="UTC",
+            description="The account's time zone (IANA name): PracticeHub datetimes are naive local times.",
+        ),
+        th.Property("page_size", th.IntegerType, default=100, description="Rows per page, 1 to 100."),
+        th.Property(
+            "requests_per_second",
+            th.NumberType,
+            default=1.0,
+            description="Allowed requests per second per API key; the tap paces itself to stay under it.",
+        ),
+        th.Property(
+            "pacing_margin",
+            th.NumberType,
+            default=0.02,
+            description="Extra spacing between requests as a fraction of the interval, to absorb clock jitter.",
+        ),
+        th.Property(
+            "window_records",
+            th.IntegerType,
+            default=5000,
+            description="Target records per `updated` window; each completed window is a resumable checkpoint.",
+        ),
+        th.Property(
+            "verify_filters",
+            th.BooleanType,
+            default=True,
+            description="Fail loudly when PracticeHub returns rows outside the requested `updated` filter.",
+        ),
+        th.Property(
+            "download_files",
+            th.BooleanType,
+            default=False,
+            description="Download each attachment through its pre-signed URL into `files_dir`.",
+        ),
+        th.Property(
+            "files_dir",
+            th.StringType,
+            default="output/files",
+            description="Where downloaded attachments are saved (`<id>-<file name>`).",
+        ),
+        th.Property("request_timeout", th.NumberType, default=60, description="Seconds before a request times out."),
+        th.Property("max_retries", th.IntegerType, default=8, description="Retries per request on 429, 5xx, drops."),
+        th.Property(
+            "retry_base_seconds",
+            th.NumberType,
+            default=1.0,
+            description="First back-off delay when no Retry-After is sent; doubles per retry, with jitter.",
+        ),
+    ).to_dict()
+
+    def __init__(self, *args, **kwargs) -> None:
+        self._api: PracticeHubAPI | None = None
+        self._api_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        errors = super()._validate_config(raise_errors=False) + settings.config_errors(self.config)
+        if errors and raise_errors:
+            raise ConfigValidationError("Config validation failed", errors=errors, schema=self.config_jsonschema)
+        return errors
+
+    @property
+    def base_url(self) -> str:
+        errors = settings.config_errors(self.config)
+        if errors:
+            raise ConfigValidationError("Config validation failed", errors=errors)
+        return settings.base_url(self.config)
+
+    @property
+    def api(self) -> PracticeHubAPI:
+        """The one HTTP client (and so the one pacer per key) every stream shares."""
+        with self._api_lock:
+            if self._api is None:
+                self._api = PracticeHubAPI(
+                    base_url=self.base_url,
+                    api_keys=list(self.config["api_keys"]),
+                    app_details=self.config["app_details"],
+                    requests_per_second=float(self.config.get("requests_per_second", 1.0)),
+                    pacing_margin=float(self.config.get("pacing_margin", 0.02)),
+                    timeout=float(self.config.get("request_timeout", 60)),
+                    max_retries=int(self.config.get("max_retries", 8)),
+                    retry_base_seconds=float(self.config.get("retry_base_seconds", 1.0)),
+                    logger=self.logger,
+                )
+            return self._api
+
+    def discover_streams(self):
+        return [stream_type(tap=self) for stream_type in STREAM_TYPES]
+
+    def load_streams(self):
+        """Streams in declaration order (the SDK sorts by name), so related records arrive in dependency order."""
+        return list(self.discover_streams())
+
+
+if __name__ == "__main__":
+    TapPracticeHub.cli()

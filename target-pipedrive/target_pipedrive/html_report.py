@@ -1,0 +1,410 @@
+"""The migration report: one self-contained HTML page and a JSON summary with the same numbers.
+
+Reads what the mapper wrote (its reports_dir) and what the target wrote (its state directory);
+the inputs are specified in target-pipedrive/REPORT.md. Usage:
+
+    python -m target_pipedrive.html_report --state-dir DIR --transform-reports DIR --out DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from target_pipedrive.report_templates import page
+
+SCHEMA_VERSION = 1
+HTML_NAME = "migration_report.html"
+JSON_NAME = "migration_report.json"
+MAX_POINTS = 240
+SOURCE_OUTCOMES = ("out", "merged", "skipped", "documented", "reference", "consumed", "not_sampled")
+KEPT_ASIDE = ("documented", "reference", "consumed", "not_sampled")
+# `waiting` (children whose parent has not landed) is 0 when a run completes; `failed` is optional.
+LOAD_OUTCOMES = ("created", "updated", "unchanged", "skipped", "waiting", "failed")
+SKIPPED_STREAM = "skipped"  # the mapper's stream of records it did not turn into entities
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    state_dir: Path
+    transform_reports: Path
+    out: Path
+    generated_at: str | None = None  # fixed in tests; now (UTC) otherwise
+
+
+class Problems(list):
+    """What could not be read, by file and line: never the content (it may hold patient data)."""
+
+    def add(self, where: str, what: str) -> None:
+        self.append(f"{where}: {what}")
+
+
+def read_json(path: Path, problems: Problems) -> dict | None:
+    if not path.is_file():
+        problems.add(path.name, "not found")
+        return None
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        problems.add(path.name, f"not readable JSON ({type(error).__name__})")
+        return None
+    if not isinstance(data, dict):
+        problems.add(path.name, "not a JSON object")
+        return None
+    return data
+
+
+def read_json_lines(path: Path, problems: Problems) -> list[dict] | None:
+    if not path.is_file():
+        problems.add(path.name, "not found")
+        return None
+    rows = []
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                problems.add(f"{path.name} line {number}", "not JSON (line left out)")
+                continue
+            if isinstance(row, dict):
+                rows.append(row)
+            else:
+                problems.add(f"{path.name} line {number}", "not a JSON object (line left out)")
+    return rows
+
+
+def count(value: object, where: str, problems: Problems) -> int:
+    """A count from the inputs; anything but a non-negative integer is a problem (and counts 0)."""
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0 or value != int(value):
+        problems.add(where, "not a non-negative whole number")
+        return 0
+    return int(value)
+
+
+def _mapping(value: object) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+# --- sections ---------------------------------------------------------------------------------------
+
+
+def source_reconciliation(reconciliation: dict | None, problems: Problems) -> list[dict]:
+    rows = []
+    for stream, counts in sorted(_mapping((reconciliation or {}).get("streams")).items()):
+        counts = _mapping(counts)
+        row = {"stream": str(stream), "in": count(counts.get("in"), f"reconciliation.json {stream}.in", problems)}
+        for outcome in SOURCE_OUTCOMES:
+            row[outcome] = count(counts.get(outcome), f"reconciliation.json {stream}.{outcome}", problems)
+        row["kept_aside"] = sum(row[outcome] for outcome in KEPT_ASIDE)
+        row["difference"] = row["in"] - sum(row[outcome] for outcome in SOURCE_OUTCOMES)
+        row["balanced"] = row["difference"] == 0
+        rows.append(row)
+    return rows
+
+
+def load_reconciliation(load_summary: dict | None, problems: Problems) -> list[dict]:
+    rows = []
+    for stream, counts in sorted(_mapping((load_summary or {}).get("streams")).items()):
+        counts = _mapping(counts)
+        row = {"stream": str(stream)}
+        for key in ("received", *LOAD_OUTCOMES):
+            row[key] = count(counts.get(key), f"summary.json {stream}.{key}", problems)
+        row["landed"] = row["created"] + row["updated"] + row["unchanged"]
+        row["difference"] = row["received"] - sum(row[outcome] for outcome in LOAD_OUTCOMES)
+        row["balanced"] = row["difference"] == 0 and row["waiting"] == 0 and row["failed"] == 0
+        rows.append(row)
+    return rows
+
+
+def handover_reconciliation(reconciliation: dict | None, load_rows: list[dict], skip_rows: list[dict] | None,
+                            problems: Problems) -> list[dict]:
+    """What the mapper emitted against what the target took in, per stream (and the skip file)."""
+    emitted = {str(stream): count(value, f"reconciliation.json records_emitted.{stream}", problems)
+               for stream, value in _mapping((reconciliation or {}).get("records_emitted")).items()}
+    received = {row["stream"]: row["received"] for row in load_rows}
+    if skip_rows is not None:
+        received[SKIPPED_STREAM] = sum(1 for row in skip_rows if skip_stage(row) == "transform")
+    rows = []
+    for stream in sorted(set(emitted) | set(received)):
+        row = {"stream": stream, "emitted": emitted.get(stream, 0), "received": received.get(stream, 0)}
+        row["difference"] = row["emitted"] - row["received"]
+        row["balanced"] = row["difference"] == 0
+        rows.append(row)
+    return rows
+
+
+def skip_stage(row: dict) -> str:
+    """`transform` for the mapper's skips (origin transform), `target` for the target's own."""
+    origin = row.get("origin") or row.get("stage")
+    if origin in ("transform", "target"):
+        return origin
+    return "transform" if "source_stream" in row else "target"
+
+
+def this_run(skip_rows: list[dict] | None, run_id: object) -> list[dict] | None:
+    """The skip file grows over runs: keep the entries of the run the summary describes."""
+    if skip_rows is None or not run_id:
+        return skip_rows
+    return [row for row in skip_rows if row.get("run_id") in (None, run_id)]
+
+
+def skips_summary(skip_rows: list[dict] | None) -> dict:
+    """Counts per stage, stream and reason: no source IDs, no details (they could identify a patient)."""
+    counter: Counter = Counter()
+    for row in skip_rows or []:
+        stream = row.get("entity") or row.get("source_stream") or row.get("stream") or "unknown"
+        counter[(skip_stage(row), str(stream), str(row.get("reason") or "no_reason_given"))] += 1
+    by_reason = [{"stage": stage, "stream": stream, "reason": reason, "count": number}
+                 for (stage, stream, reason), number in sorted(counter.items())]
+    return {"available": skip_rows is not None, "total": sum(counter.values()), "by_stream_reason": by_reason}
+
+
+def parse_time(value: object) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+    return None
+
+
+def throughput(metric_rows: list[dict] | None, api: dict, problems: Problems) -> dict:
+    """Per-second figures from metrics.jsonl; without it, the run's totals from summary.json only."""
+    per_second: dict[int, Counter] = {}
+    for index, row in enumerate(metric_rows or [], 1):
+        moment = parse_time(row.get("t"))
+        if moment is None:
+            problems.add(f"metrics.jsonl row {index}", "no usable time t (row left out)")
+            continue
+        second = per_second.setdefault(int(moment), Counter())
+        for key in ("calls", "status_429", "tokens"):
+            second[key] += count(row.get(key), f"metrics.jsonl row {index} {key}", problems)
+    if not per_second:
+        totals = {key: count(api.get(key), f"summary.json api.{key}", problems)
+                  for key in ("calls", "status_429", "tokens")}
+        seconds = round(float(api.get("elapsed_seconds") or 0), 1)
+        return {"available": bool(api), "per_second": False, "seconds": seconds, **totals,
+                "peak_calls_per_second": None,
+                "average_calls_per_second": round(totals["calls"] / seconds, 2) if seconds else 0.0,
+                "seconds_per_point": 1, "series": []}
+    totals = {key: sum(second[key] for second in per_second.values()) for key in ("calls", "status_429", "tokens")}
+    first, last = min(per_second), max(per_second)
+    seconds = last - first + 1
+    seconds_per_point = -(-seconds // MAX_POINTS)
+    series = []
+    for offset in range(0, seconds, seconds_per_point):
+        point = Counter()
+        for second in range(first + offset, min(first + offset + seconds_per_point, last + 1)):
+            point.update(per_second.get(second, Counter()))
+        series.append({"offset": offset, "calls": point["calls"], "status_429": point["status_429"],
+                       "tokens": point["tokens"]})
+    return {"available": True, "per_second": True, "seconds": seconds, **totals,
+            "peak_calls_per_second": max(second["calls"] for second in per_second.values()),
+            "average_calls_per_second": round(totals["calls"] / seconds, 2),
+            "started_at": datetime.fromtimestamp(first, UTC).isoformat(),
+            "seconds_per_point": seconds_per_point, "series": series}
+
+
+def budget(api: dict, tokens_used: int, problems: Problems) -> dict:
+    """The company's daily token budget: what this run used, what is left, of how much (when known)."""
+    if api.get("daily_tokens_remaining") is None:
+        return {"available": False, "used_by_run": tokens_used}
+    remaining = count(api.get("daily_tokens_remaining"), "summary.json api.daily_tokens_remaining", problems)
+    limit_value = api.get("daily_token_limit")
+    if limit_value is None:
+        return {"available": True, "daily_limit": None, "remaining": remaining, "used_by_run": tokens_used,
+                "used_by_others": None, "used_today": None, "percent_used": None}
+    limit = count(limit_value, "summary.json api.daily_token_limit", problems)
+    used_today = max(limit - remaining, 0)
+    return {"available": True, "daily_limit": limit, "remaining": remaining, "used_by_run": tokens_used,
+            "used_by_others": max(used_today - tokens_used, 0), "used_today": used_today,
+            "percent_used": round(100 * used_today / limit, 1) if limit else 0.0}
+
+
+def unmatched_practitioners(load_summary: dict | None, problems: Problems) -> list[dict]:
+    rows = []
+    for index, owner in enumerate((load_summary or {}).get("unmatched_owners") or [], 1):
+        if not isinstance(owner, dict):
+            problems.add(f"summary.json unmatched_owners[{index}]", "not an object")
+            continue
+        records = owner.get("records")
+        per_stream = ({str(stream): count(n, f"summary.json unmatched_owners[{index}].records.{stream}", problems)
+                       for stream, n in records.items()} if isinstance(records, dict)
+                      else {"all": count(records, f"summary.json unmatched_owners[{index}].records", problems)})
+        rows.append({"name": str(owner.get("owner_name") or "(no name)"),
+                     "source_id": str(owner.get("owner_source_id") or ""),
+                     "email": str(owner.get("owner_email") or ""),
+                     "fallback_owner": str(owner.get("assigned_to") or owner.get("fallback_owner") or ""),
+                     "records": sum(per_stream.values()), "records_by_stream": per_stream})
+    return sorted(rows, key=lambda row: (row["name"], row["source_id"]))
+
+
+def dedupe(dedupe_report: dict | None) -> dict:
+    merges = [{"survivor_source_id": str(merge.get("survivor_source_id") or ""),
+               "merged_source_id": str(merge.get("merged_source_id") or ""),
+               "matched_on": str(merge.get("matched_on") or "")}
+              for merge in (dedupe_report or {}).get("merges") or [] if isinstance(merge, dict)]
+    return {"available": dedupe_report is not None, "count": len(merges), "merges": merges}
+
+
+def read_diff_rows(path: Path, problems: Problems) -> list[tuple[str, str, str]] | None:
+    """(entity, field, source_id) of each verify difference; the sent and actual values are never read."""
+    if not path.is_file():
+        return None
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            return [(str(row.get("entity") or ""), str(row.get("field") or ""), str(row.get("source_id") or ""))
+                    for row in csv.DictReader(handle)]
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        problems.add(path.name, f"not readable CSV ({type(error).__name__})")
+        return None
+
+
+def verify_summary(verify_report: dict | None, diff_rows: list[tuple[str, str, str]] | None,
+                   problems: Problems) -> dict:
+    if verify_report is None:
+        return {"available": False, "entities": [], "mismatches": [], "total_mismatches": 0}
+    per_field = Counter((entity, field) for entity, field, _ in diff_rows or [])
+    records = {entity: len({sid for e, _, sid in diff_rows or [] if e == entity}) for entity, _, _ in diff_rows or []}
+    checked = _mapping(verify_report.get("checked"))
+    entities = [{"entity": str(entity), "checked": count(n, f"verify_summary.json checked.{entity}", problems),
+                 "mismatched_records": records.get(str(entity), 0)} for entity, n in sorted(checked.items())]
+    mismatches = [{"entity": entity, "field": field, "count": n} for (entity, field), n in sorted(per_field.items())]
+    total = count(verify_report.get("mismatches"), "verify_summary.json mismatches", problems)
+    if diff_rows is None and total:
+        problems.add("verify_diff.csv", "not found: mismatches cannot be broken down by field")
+    elif diff_rows is not None and total != len(diff_rows):
+        problems.add("verify_diff.csv", f"{len(diff_rows)} rows, but verify_summary.json counts {total}")
+    return {"available": True, "ok": total == 0, "entities": entities, "mismatches": mismatches,
+            "total_mismatches": total}
+
+
+def link(target: Path, out: Path, problems: Problems) -> str | None:
+    if not target.is_file():
+        problems.add(target.name, "not found (no link)")
+        return None
+    return Path(os.path.relpath(target.resolve(), out.resolve())).as_posix()
+
+
+# --- the summary and the files ----------------------------------------------------------------------
+
+
+def summarise(inputs: ReportInputs) -> dict:
+    """Every number the page shows, from the inputs only."""
+    problems = Problems()
+    state, mapper = Path(inputs.state_dir), Path(inputs.transform_reports)
+    reconciliation = read_json(mapper / "reconciliation.json", problems)
+    load_summary = read_json(state / "summary.json", problems)
+    api = _mapping((load_summary or {}).get("api"))
+    if load_summary and load_summary.get("elapsed_seconds") is not None:
+        api = {**api, "elapsed_seconds": load_summary["elapsed_seconds"]}
+    skip_rows = this_run(read_json_lines(state / "skipped.jsonl", problems), (load_summary or {}).get("run_id"))
+    metric_rows = read_json_lines(state / "metrics.jsonl", problems) if (state / "metrics.jsonl").is_file() else None
+    workflows = read_json(mapper / "workflows.json", problems)
+    verify_path = state / "verify_summary.json"  # absent until `target-pipedrive verify` has run
+    verify_report = read_json(verify_path, problems) if verify_path.is_file() else None
+
+    source_rows = source_reconciliation(reconciliation, problems)
+    load_rows = load_reconciliation(load_summary, problems)
+    handover_rows = handover_reconciliation(reconciliation, load_rows, skip_rows, problems)
+    speed = throughput(metric_rows, api, problems)
+    if speed["per_second"]:  # the per-second file must add up to the run's totals
+        for key in ("calls", "status_429", "tokens"):
+            if api.get(key) is not None and api.get(key) != speed[key]:
+                problems.add("metrics.jsonl", f"{key} add up to {speed[key]}, summary.json api.{key} says {api[key]}")
+    tokens_used = speed["tokens"]
+    complete = reconciliation is not None and load_summary is not None and skip_rows is not None
+    all_rows = source_rows + load_rows + handover_rows
+    totals = {
+        "records_in": sum(row["in"] for row in source_rows),
+        "landed": sum(row["landed"] for row in load_rows),
+        "created": sum(row["created"] for row in load_rows),
+        "updated": sum(row["updated"] for row in load_rows),
+        "unchanged": sum(row["unchanged"] for row in load_rows),
+        "merged": sum(row["merged"] for row in source_rows),
+        "skipped_by_mapper": sum(row["skipped"] for row in source_rows),
+        "skipped_by_target": sum(row["skipped"] for row in load_rows),
+        "kept_aside": sum(row["kept_aside"] for row in source_rows),
+        "failed": sum(row["failed"] + row["waiting"] for row in load_rows),
+    }
+    records = {row["stream"]: {key: row[key] for key in LOAD_OUTCOMES} for row in load_rows}
+    links = {"workflows": link(mapper / "workflows.md", inputs.out, problems),
+             "field_map": link(state / "field_map.json", inputs.out, problems),
+             "json_summary": JSON_NAME}
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "generated_at": inputs.generated_at or datetime.now(UTC).replace(microsecond=0).isoformat(),
+        "run": {"run_id": str((load_summary or {}).get("run_id") or ""),
+                "status": str((load_summary or {}).get("status") or "unknown"),
+                "message": str((load_summary or {}).get("message") or "")},
+        "reconciled": complete and bool(source_rows) and all(row["balanced"] for row in all_rows),
+        "totals": totals,
+        "records": records,
+        "source_reconciliation": source_rows,
+        "handover_reconciliation": handover_rows,
+        "load_reconciliation": load_rows,
+        "throughput": speed,
+        "budget": budget(api, tokens_used, problems),
+        "unmatched_practitioners": unmatched_practitioners(load_summary, problems),
+        "dedupe": dedupe(read_json(mapper / "dedupe.json", problems)),
+        "skips": skips_summary(skip_rows),
+        "verify": verify_summary(verify_report, read_diff_rows(state / "verify_diff.csv", problems), problems),
+        "workflows": _mapping((workflows or {}).get("summary")),
+        "links": links,
+        "input_problems": list(problems),
+    }
+
+
+def build_report(inputs: ReportInputs) -> tuple[Path, Path]:
+    """Write migration_report.html and migration_report.json into inputs.out; return both paths."""
+    out = Path(inputs.out)
+    out.mkdir(parents=True, exist_ok=True)
+    summary = summarise(ReportInputs(Path(inputs.state_dir), Path(inputs.transform_reports), out,
+                                     inputs.generated_at))
+    html_path, json_path = out / HTML_NAME, out / JSON_NAME
+    _write(json_path, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    _write(html_path, page.render(summary))
+    return html_path, json_path
+
+
+def _write(path: Path, text: str) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(text, "utf-8")
+    os.replace(temporary, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="target-pipedrive report",
+                                     description="Write the HTML migration report and its JSON summary.")
+    parser.add_argument("--state-dir", required=True, type=Path, help="the target's state directory")
+    parser.add_argument("--transform-reports", required=True, type=Path, help="the mapper's reports_dir")
+    parser.add_argument("--out", required=True, type=Path, help="where to write the report")
+    args = parser.parse_args(argv)
+    for option, folder in (("--state-dir", args.state_dir), ("--transform-reports", args.transform_reports)):
+        if not folder.is_dir():
+            parser.error(f"{option} {folder} is not a folder")
+    html_path, json_path = build_report(ReportInputs(args.state_dir, args.transform_reports, args.out))
+    summary = json.loads(json_path.read_text("utf-8"))
+    verdict = "reconciles" if summary["reconciled"] else "does NOT reconcile (see the red rows)"
+    print(f"wrote {html_path} and {json_path}: the migration {verdict}")
+    for problem in summary["input_problems"]:
+        print(f"input problem: {problem}", file=sys.stderr)
+    return 0 if summary["reconciled"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

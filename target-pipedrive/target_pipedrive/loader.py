@@ -1,0 +1,429 @@
+"""The load itself: dependency order, exactly-once writes through the ledger, skips and counts."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from target_pipedrive.client import AmbiguousWrite, BudgetExhausted, PipedriveClient, PipedriveError
+from target_pipedrive.ledger import JsonLines, Ledger, Manifest, content_hash
+from target_pipedrive.owners import Owners
+from target_pipedrive.report import RunReport
+from target_pipedrive.schema_setup import FIELD_ENDPOINTS, SchemaSetup
+from target_pipedrive.settings import Settings, build_client
+from target_pipedrive.sinks import DEPENDENCY_ORDER, SkipRecord
+
+if TYPE_CHECKING:
+    from target_pipedrive.sinks import PipedriveSink
+
+LOGGER = logging.getLogger("target_pipedrive")
+UNHASHED_KEYS = {"local_path", "mime_type"}
+# Natural keys used to adopt records that already exist in the account (not created by us).
+MATCHERS = {"persons": "email", "organizations": "name"}
+
+
+class Loader:
+    """Shared by every sink of one run."""
+
+    def __init__(self, settings: Settings, client: PipedriveClient | None = None) -> None:
+        self.settings = settings
+        self.state_dir = settings.state_dir
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.run_id = settings.run_id
+        self.client = client or build_client(settings)
+        self.ledger = Ledger(self.state_dir / "ledger.sqlite")
+        self.manifest = Manifest(self.state_dir / "manifest.jsonl")
+        self.skips = JsonLines(self.state_dir / "skipped.jsonl")
+        self.schema = SchemaSetup(
+            self.client, self.manifest, self.run_id, source_id_field_name=settings.source_id_field_name
+        )
+        self.report = RunReport(self.run_id)
+        self.sinks: dict[str, PipedriveSink] = {}
+        self.waiting: dict[str, list[dict]] = defaultdict(list)
+        self.owners: Owners | None = None
+        self._existing_index: dict[str, dict[str, dict]] = {}
+        self._org_industries: dict[str, Any] | None = None
+        self._lock = threading.RLock()
+        self._started = False
+        self._pool = ThreadPoolExecutor(max_workers=settings.max_concurrency, thread_name_prefix="pipedrive")
+
+    # ---- set-up ---------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Owners first: an unusable fallback owner stops the run before any write."""
+        with self._lock:
+            if self._started:
+                return
+            self.owners = Owners.fetch(self.client, self.settings.fallback_owner_email)
+            self._started = True
+            LOGGER.info("run %s: writing ledger and reports to %s", self.run_id, self.state_dir)
+
+    def register(self, sink: PipedriveSink) -> None:
+        self.start()
+        with self._lock:
+            self.sinks[sink.stream_name] = sink
+            if sink.stream_name in FIELD_ENDPOINTS:
+                self.schema.ensure_stream_fields(sink.stream_name, sink.schema)
+            pipelines = sink.schema.get("x-pipedrive-pipelines")
+            if pipelines:
+                self.schema.ensure_pipelines(pipelines)
+            self.schema.write_field_map(self.state_dir)
+
+    # ---- loading --------------------------------------------------------------------------------
+
+    def load(self, sink: PipedriveSink, records: list[dict]) -> None:
+        stream = sink.stream_name
+        self.report.count(stream, "received", len(records))
+        try:
+            self._write_ready(sink, records)
+            self.retry_waiting()
+        except BudgetExhausted as exc:
+            self.report.status = "budget_exhausted"
+            self.report.message = str(exc)
+            self.finish_report()
+            raise
+        self.finish_report()
+
+    def _write_ready(self, sink: PipedriveSink, records: list[dict]) -> None:
+        ready: list[tuple[dict, dict[str, int]]] = []
+        for record in records:
+            parents = self._resolve_parents(sink, record)
+            if parents is None:
+                self.waiting[sink.stream_name].append(record)
+            else:
+                ready.append((record, parents))
+        # A source id twice in one batch is written in order, never concurrently.
+        while ready:
+            seen: set[str] = set()
+            round_, later = [], []
+            for item in ready:
+                sid = str(item[0].get("source_id"))
+                (later if sid in seen else round_).append(item)
+                seen.add(sid)
+            futures = [self._pool.submit(self._write_one, sink, rec, parents) for rec, parents in round_]
+            errors = [f.exception() for f in futures]
+            for error in errors:
+                if error is not None:
+                    raise error
+            ready = later
+        self.report.set_waiting(sink.stream_name, len(self.waiting[sink.stream_name]))
+
+    def _resolve_parents(self, sink: PipedriveSink, record: dict) -> dict[str, int] | None:
+        parents: dict[str, int] = {}
+        for key, parent_stream in sink.parent_refs.items():
+            parent_source_id = record.get(key)
+            if not parent_source_id:
+                continue
+            pipedrive_id = self.ledger.pipedrive_id(parent_stream, str(parent_source_id))
+            if pipedrive_id is None:
+                return None
+            parents[key] = pipedrive_id
+        return parents
+
+    def retry_waiting(self) -> None:
+        """Write children whose parents have landed since they arrived."""
+        progress = True
+        while progress:
+            progress = False
+            for stream in DEPENDENCY_ORDER:
+                pending = self.waiting.get(stream)
+                if not pending or stream not in self.sinks:
+                    continue
+                self.waiting[stream] = []
+                before = len(pending)
+                self._write_ready(self.sinks[stream], pending)
+                progress = progress or len(self.waiting[stream]) < before
+
+    def finish(self) -> None:
+        """End of input: children whose parent never arrived go to the skip file."""
+        self.retry_waiting()
+        for stream, records in self.waiting.items():
+            sink = self.sinks[stream]
+            for record in records:
+                missing = [
+                    f"{key}={record.get(key)}"
+                    for key, parent_stream in sink.parent_refs.items()
+                    if record.get(key) and self.ledger.pipedrive_id(parent_stream, str(record[key])) is None
+                ]
+                self.skip(stream, record, "missing_parent", f"parent not loaded: {', '.join(missing)}")
+            self.report.set_waiting(stream, 0)
+        self.waiting.clear()
+        self.report.status = "completed" if self.report.status == "running" else self.report.status
+        self.finish_report()
+
+    def _write_one(self, sink: PipedriveSink, record: dict, parents: dict[str, int]) -> None:
+        stream, source_id = sink.stream_name, str(record.get("source_id") or "")
+        if not source_id:
+            self.skip(stream, record, "missing_source_id", "record has no source_id")
+            return
+        try:
+            payload = sink.build_payload(record, parents)
+            for key in sink.ignored_keys(record):
+                self.report.ignored(stream, key)
+            sent = {k: v for k, v in payload.items() if k not in UNHASHED_KEYS}
+            entry = self.ledger.get(stream, source_id)
+            if entry and entry["status"] == "done":
+                self._update_if_changed(sink, source_id, entry, payload, sent)
+                return
+            if entry and entry["status"] == "pending":
+                adopted = sink.find_existing(record, payload)
+                if adopted is not None:
+                    LOGGER.info("%s %s: adopted record %s created before an interruption", stream, source_id, adopted)
+                    self._created(sink, source_id, adopted, sent, adopted=True)
+                    return
+            existing = self._match_existing(stream, payload)
+            if existing is not None:
+                self._update_preexisting(sink, source_id, existing, payload, sent)
+                return
+            self.ledger.mark_pending(stream, source_id, self.run_id)
+            try:
+                pipedrive_id = sink.create(payload)
+            except AmbiguousWrite:
+                pipedrive_id = sink.find_existing(record, payload) or sink.create(payload)
+            self._created(sink, source_id, pipedrive_id, sent)
+        except SkipRecord as exc:
+            self.ledger.forget_pending(stream, source_id)
+            self.skip(stream, record, exc.reason, exc.detail)
+        except PipedriveError as exc:
+            self.ledger.forget_pending(stream, source_id)
+            self.skip(stream, record, "rejected", f"HTTP {exc.status}", pipedrive_error=exc.error)
+
+    def _created(self, sink: PipedriveSink, source_id: str, pipedrive_id: int, sent: dict, adopted=False) -> None:
+        stream = sink.stream_name
+        self.manifest.append(
+            {"op": "create", "type": stream, "id": pipedrive_id, "run_id": self.run_id, "adopted": adopted}
+        )
+        self.ledger.mark_done(stream, source_id, pipedrive_id, sent, self.run_id)
+        self.report.count(stream, "created")
+
+    def _update_if_changed(self, sink: PipedriveSink, source_id: str, entry: dict, payload: dict, sent: dict) -> None:
+        stream = sink.stream_name
+        if content_hash(sent) == entry["content_hash"]:
+            self.report.count(stream, "unchanged")
+            return
+        previous = json.loads(entry["sent"] or "{}")
+        patch = _diff(previous, payload)
+        sink.update(entry["pipedrive_id"], patch)
+        self.ledger.mark_done(stream, source_id, entry["pipedrive_id"], sent, self.run_id)
+        self.report.count(stream, "updated")
+
+    def _update_preexisting(self, sink: PipedriveSink, source_id: str, existing: dict, payload: dict, sent) -> None:
+        stream = sink.stream_name
+        prior = {k: existing.get(k) for k in payload if k != "custom_fields"}
+        if "custom_fields" in payload:
+            current = existing.get("custom_fields") or {}
+            prior["custom_fields"] = {k: current.get(k) for k in payload["custom_fields"]}
+        self.manifest.append(
+            {"op": "update", "type": stream, "id": existing["id"], "run_id": self.run_id, "prior": prior}
+        )
+        sink.update(existing["id"], payload)
+        self.ledger.mark_done(stream, source_id, existing["id"], sent, self.run_id, origin="preexisting")
+        self.report.count(stream, "updated")
+
+    def _match_existing(self, stream: str, payload: dict) -> dict | None:
+        if stream not in self.settings.match_existing or stream not in MATCHERS:
+            return None
+        with self._lock:
+            if stream not in self._existing_index:
+                self._existing_index[stream] = self._index_existing(stream)
+        index = self._existing_index[stream]
+        if stream == "persons":
+            for email in payload.get("emails") or []:
+                hit = index.get(str(email.get("value", "")).strip().lower())
+                if hit:
+                    return hit
+            return None
+        return index.get(str(payload.get("name", "")).strip().lower())
+
+    def _index_existing(self, stream: str) -> dict[str, dict]:
+        """Records in the account that no run of ours created, keyed by their natural key."""
+        ours = {row["pipedrive_id"] for row in self.ledger.done_rows(stream)}
+        index: dict[str, dict] = {}
+        for item in self.client.list_all(f"/{stream}"):
+            if item["id"] in ours:
+                continue
+            if stream == "persons":
+                for email in item.get("emails") or []:
+                    if email.get("value"):
+                        index.setdefault(str(email["value"]).strip().lower(), item)
+            elif item.get("name"):
+                index.setdefault(str(item["name"]).strip().lower(), item)
+        return index
+
+    def find_by_source_id(self, stream: str, source_id: str) -> int | None:
+        """Look a record up by its source-ID custom field (20 tokens: only for pending intents)."""
+        info = self.schema.source_id_fields.get(stream)
+        if info is None or not info.key:
+            return None
+        entity_type = {"persons": "person", "organizations": "organization", "deals": "deal"}[stream]
+        body = self.client.get(
+            "/itemSearch/field",
+            params={"entity_type": entity_type, "field": info.key, "term": source_id, "match": "exact", "limit": 2},
+        )
+        for hit in body.get("data") or []:
+            item = hit.get("item", hit)
+            if item.get("id") is not None:
+                return int(item["id"])
+        return None
+
+    # ---- values ---------------------------------------------------------------------------------
+
+    def custom_field_values(self, stream: str, record: dict) -> dict:
+        fields = self.schema.fields.get(stream) or {}
+        values = dict(record.get("custom_fields") or {})
+        source_info = self.schema.source_id_fields.get(stream)
+        if source_info is not None:
+            values[source_info.logical_name] = str(record.get("source_id"))
+        out: dict[str, Any] = {}
+        for logical, value in values.items():
+            info = fields.get(logical)
+            if info is None or not info.key:
+                if value is not None:
+                    self.report.ignored(stream, f"custom_fields.{logical}")
+                continue
+            converted = self._convert(stream, info, value)
+            if converted is not None:
+                out[info.key] = converted
+        return out
+
+    def _convert(self, stream: str, info, value: Any) -> Any:
+        if value is None:
+            return None
+        kind = info.field_type
+        if kind in ("enum", "set"):
+            labels = value if isinstance(value, list) else [value]
+            ids = [self._option_id(stream, info, str(label)) for label in labels]
+            return ids[0] if kind == "enum" else ids
+        if kind in ("double", "monetary"):
+            return float(value) if not isinstance(value, int | float) else value
+        if kind in ("org", "people"):
+            parent_stream = "organizations" if kind == "org" else "persons"
+            if isinstance(value, dict) and value.get("source_id"):
+                found = self.ledger.pipedrive_id(parent_stream, str(value["source_id"]))
+                if found is None:
+                    raise SkipRecord("missing_parent", f"{info.logical_name} refers to an unloaded {parent_stream}")
+                return found
+            self.report.ignored(stream, f"custom_fields.{info.logical_name}")
+            return None
+        if kind == "user":
+            user_id = self.owners.lookup(str(value)) if self.owners else None
+            if user_id is None:
+                self.report.ignored(stream, f"custom_fields.{info.logical_name}")
+            return user_id
+        if kind == "address" and isinstance(value, str):
+            return {"value": value}
+        if hasattr(value, "isoformat"):
+            return value.isoformat()[:10] if kind == "date" else value.isoformat()
+        return value if isinstance(value, dict) else str(value)
+
+    def _option_id(self, stream: str, info, label: str):
+        if label not in info.options:
+            with self._lock:
+                if label not in info.options:
+                    info.options.update(self.schema._add_options(stream, FIELD_ENDPOINTS[stream], info, [label]))
+                    self.schema.write_field_map(self.state_dir)
+        return info.options[label]
+
+    def stage_ids(self, pipeline: str | None, stage: str | None) -> tuple[int | None, int | None]:
+        if not pipeline and not stage:
+            return None, None
+        if pipeline and not stage:
+            pipeline_id = self.schema.pipelines.get(pipeline)
+            if pipeline_id is None:
+                raise SkipRecord("unknown_pipeline", f"pipeline {pipeline!r} is not in x-pipedrive-pipelines")
+            return pipeline_id, None
+        candidates = [(p, s) for (p, s) in self.schema.stages if s == stage and (pipeline is None or p == pipeline)]
+        if not candidates:
+            raise SkipRecord("unknown_stage", f"stage {stage!r} of pipeline {pipeline!r} is not declared")
+        key = candidates[0]
+        return self.schema.pipelines[key[0]], self.schema.stages[key]
+
+    def industry_option(self, label: str | None) -> int | None:
+        if not label:
+            return None
+        with self._lock:
+            if self._org_industries is None:
+                fields = self.schema._existing_fields("organizationFields")
+                industry = next((f for f in fields if f.get("field_code") == "industry"), None)
+                options = (industry or {}).get("options") or []
+                self._org_industries = {str(o["label"]).lower(): o["id"] for o in options}
+        option = self._org_industries.get(label.lower())
+        if option is None:
+            self.report.ignored("organizations", "industry")
+        return option
+
+    # ---- skips and reports ----------------------------------------------------------------------
+
+    def skip(self, stream: str, record: dict, reason: str, detail: str = "", pipedrive_error: str | None = None):
+        self.skips.append(
+            {
+                "origin": "target",
+                "entity": stream,
+                "source_id": record.get("source_id"),
+                "reason": reason,
+                "detail": detail,
+                "pipedrive_error": pipedrive_error,
+                "run_id": self.run_id,
+                "at": time.time(),
+            }
+        )
+        self.report.count(stream, "skipped")
+        LOGGER.warning("skipped %s %s: %s", stream, record.get("source_id"), reason)
+
+    def record_transform_skips(self, records: list[dict]) -> None:
+        for record in records:
+            self.skips.append(
+                {
+                    "origin": "transform",
+                    "entity": record.get("source_stream"),
+                    "source_id": record.get("source_id"),
+                    "reason": record.get("reason"),
+                    "detail": record.get("detail"),
+                    "run_id": self.run_id,
+                    "at": time.time(),
+                }
+            )
+        self.report.transform_skipped += len(records)
+        self.finish_report()
+
+    def finish_report(self) -> Path:
+        self.report.unmatched_owners = self.owners.report() if self.owners else []
+        self.report.api = {
+            "calls": self.client.stats.calls,
+            "tokens": self.client.stats.tokens,
+            "status_429": self.client.stats.status_429,
+            "retries": self.client.stats.retries,
+            "writes": self.client.stats.writes,
+            "daily_tokens_remaining": self.client.daily_remaining,
+        }
+        self.report.fields = self.schema.field_map_rows()
+        return self.report.write(self.state_dir)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        self.ledger.close()
+        self.client.close()
+
+
+def _diff(previous: dict, payload: dict) -> dict:
+    """What changed since the last write; keys that disappeared are cleared with null."""
+    patch: dict[str, Any] = {}
+    for key, value in payload.items():
+        if key == "custom_fields":
+            before = previous.get("custom_fields") or {}
+            changed = {k: v for k, v in value.items() if before.get(k) != v}
+            changed.update({k: None for k in before if k not in value})
+            if changed:
+                patch["custom_fields"] = changed
+        elif previous.get(key) != value:
+            patch[key] = value
+    for key in previous:
+        if key not in payload and key not in UNHASHED_KEYS and key != "custom_fields":
+            patch[key] = None
+    return patch

@@ -1,0 +1,88 @@
+"""The run's JSON summary: counts that reconcile, unmatched owners, API usage, the field map."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from pathlib import Path
+
+from target_pipedrive.ledger import PRIVATE
+
+OUTCOMES = ("received", "created", "updated", "unchanged", "skipped", "waiting")
+
+
+class RunReport:
+    """received = created + updated + unchanged + skipped + waiting, per stream (waiting is 0 at the end)."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        self.status = "running"
+        self.message = ""
+        self.started_at = time.time()
+        self.streams: dict[str, dict[str, int]] = {}
+        self.ignored_properties: dict[str, dict[str, int]] = {}
+        self.transform_skipped = 0
+        self.unmatched_owners: list[dict] = []
+        self.api: dict = {}
+        self.fields: list[dict] = []
+        self._lock = threading.Lock()
+
+    def _stream(self, stream: str) -> dict[str, int]:
+        return self.streams.setdefault(stream, dict.fromkeys(OUTCOMES, 0))
+
+    def count(self, stream: str, outcome: str, n: int = 1) -> None:
+        with self._lock:
+            self._stream(stream)[outcome] += n
+
+    def set_waiting(self, stream: str, n: int) -> None:
+        with self._lock:
+            self._stream(stream)["waiting"] = n
+
+    def ignored(self, stream: str, key: str) -> None:
+        with self._lock:
+            bucket = self.ignored_properties.setdefault(stream, {})
+            bucket[key] = bucket.get(key, 0) + 1
+
+    def reconciles(self) -> bool:
+        return all(
+            c["received"] == c["created"] + c["updated"] + c["unchanged"] + c["skipped"] + c["waiting"]
+            for c in self.streams.values()
+        )
+
+    def as_dict(self) -> dict:
+        with self._lock:
+            streams = {s: dict(c) for s, c in self.streams.items()}
+        totals = {k: sum(c[k] for c in streams.values()) for k in OUTCOMES}
+        return {
+            "run_id": self.run_id,
+            "status": self.status,
+            "message": self.message,
+            "started_at": self.started_at,
+            "elapsed_seconds": round(time.time() - self.started_at, 3),
+            "streams": streams,
+            "totals": totals,
+            "reconciles": self.reconciles(),
+            "transform_skipped": self.transform_skipped,
+            "ignored_properties": self.ignored_properties,
+            "unmatched_owners": self.unmatched_owners,
+            "api": self.api,
+            "fields": self.fields,
+        }
+
+    def write(self, state_dir: Path) -> Path:
+        """`summary-<run_id>.json` plus `summary.json` (the latest run), both owner-only."""
+        text = json.dumps(self.as_dict(), indent=2, sort_keys=True, default=str) + "\n"
+        path = state_dir / f"summary-{self.run_id}.json"
+        for target in (path, state_dir / "summary.json"):
+            write_private(target, text)
+        return path
+
+
+def write_private(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, PRIVATE)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(tmp, path)

@@ -1,0 +1,147 @@
+"""Rollback: undo what the manifest says a run did, in reverse dependency order; idempotent, resumable."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import defaultdict
+
+from target_pipedrive.client import PipedriveClient, PipedriveError
+from target_pipedrive.ledger import JsonLines, Ledger, Manifest
+from target_pipedrive.schema_setup import FIELD_ENDPOINTS
+from target_pipedrive.settings import Settings, build_client
+
+ENTITY_ORDER = ["files", "notes", "activities", "deals", "persons", "organizations"]
+V1_ENTITIES = {"files", "notes"}
+GONE = {404, 410}
+BULK_FIELD_DELETE_FROM = 3  # below this, single v2 deletes (3 tokens each) are cheaper than list + bulk
+
+
+class Rollback:
+    def __init__(self, settings: Settings, client: PipedriveClient | None = None) -> None:
+        self.settings = settings
+        self.client = client or build_client(settings)
+        state_dir = settings.state_dir
+        self.manifest = Manifest(state_dir / "manifest.jsonl")
+        self.progress = JsonLines(state_dir / "rollback_progress.jsonl")
+        self.ledger = Ledger(state_dir / "ledger.sqlite")
+
+    def plan(self, run_id: str | None) -> list[dict]:
+        """The steps, in the order they run: entities, restores, stages, pipelines, fields."""
+        entries = [e for e in self.manifest.entries() if run_id is None or e.get("run_id") == run_id]
+        created: dict[str, dict[object, dict]] = defaultdict(dict)
+        updates: dict[tuple, dict] = {}
+        for entry in entries:
+            if entry["op"] == "create":
+                ident = entry.get("id", entry.get("key"))
+                created[entry["type"]].setdefault(ident, entry)
+            elif entry["op"] == "update":
+                updates.setdefault((entry["type"], entry["id"]), entry)  # the earliest prior values win
+        steps: list[dict] = []
+        for stream in ENTITY_ORDER:
+            for ident in sorted(created.get(stream, {}), reverse=True):
+                steps.append({"action": "delete", "type": stream, "id": ident})
+        for (stream, ident), entry in updates.items():
+            steps.append(
+                {"action": "restore", "type": stream, "id": ident, "prior": entry["prior"], "at": entry.get("at")}
+            )
+        for kind in ("stage", "pipeline"):
+            for ident in sorted(created.get(kind, {}), reverse=True):
+                steps.append({"action": "delete", "type": kind, "id": ident})
+        for entry in (e for e in entries if e["op"] == "create" and e["type"] == "field_options"):
+            if entry["key"] not in created.get("field", {}):
+                steps.append({"action": "delete", "type": "field_options", "id": entry["key"], "entity": entry["entity"],
+                              "option_ids": entry.get("option_ids") or [], "at": entry.get("at")})
+        for ident, entry in created.get("field", {}).items():
+            steps.append({"action": "delete", "type": "field", "id": ident, "entity": entry["entity"]})
+        return steps
+
+    def run(self, run_id: str | None, *, dry_run: bool = False) -> dict:
+        steps = self.plan(run_id)
+        done = {_step_key(p) for p in self.progress.entries()}
+        todo = [s for s in steps if _step_key(s) not in done]
+        if dry_run:
+            return {"dry_run": True, "steps": len(steps), "already_done": len(steps) - len(todo), "plan": todo}
+        fields = [s for s in todo if s["type"] == "field"]
+        for step in (s for s in todo if s["type"] != "field"):
+            self._apply(step)
+        self._delete_fields(fields)
+        return {"dry_run": False, "steps": len(steps), "applied": len(todo), "api_calls": self.client.stats.calls}
+
+    def _apply(self, step: dict) -> None:
+        kind, ident = step["type"], step["id"]
+        try:
+            if kind == "field_options":
+                endpoint = FIELD_ENDPOINTS[step["entity"]]
+                body = [{"id": option} for option in step["option_ids"]]
+                self.client.request("DELETE", f"/{endpoint}/{ident}/options", json=body)
+            elif step["action"] == "restore":
+                prior = {k: v for k, v in step["prior"].items() if k != "id"}
+                self.client.request("PATCH", f"/{kind}/{ident}", json=_restorable(prior))
+            elif kind in V1_ENTITIES:
+                self.client.request("DELETE", f"/{kind}/{ident}", version="v1")
+            else:
+                route = {"stage": "stages", "pipeline": "pipelines"}.get(kind, kind)
+                self.client.request("DELETE", f"/{route}/{ident}")
+        except PipedriveError as exc:
+            if exc.status not in GONE:
+                raise
+        if step["action"] == "delete" and kind in ENTITY_ORDER:
+            self.ledger.forget(kind, int(ident))
+        self._done(step)
+
+    def _delete_fields(self, steps: list[dict]) -> None:
+        by_entity: dict[str, list[dict]] = defaultdict(list)
+        for step in steps:
+            by_entity[step["entity"]].append(step)
+        for entity, entity_steps in by_entity.items():
+            endpoint = FIELD_ENDPOINTS[entity]
+            if len(entity_steps) >= BULK_FIELD_DELETE_FROM:
+                # v1 keeps a bulk delete for fields; it takes numeric ids, so map keys through a v1 list.
+                listed = self.client.list_all(f"/{endpoint}", version="v1")
+                ids = {item.get("key"): item.get("id") for item in listed}
+                numeric = [str(ids[s["id"]]) for s in entity_steps if ids.get(s["id"]) is not None]
+                if numeric:
+                    self.client.request("DELETE", f"/{endpoint}", version="v1", params={"ids": ",".join(numeric)})
+                for step in entity_steps:
+                    self._done(step)
+                continue
+            for step in entity_steps:
+                try:
+                    self.client.request("DELETE", f"/{endpoint}/{step['id']}")
+                except PipedriveError as exc:
+                    if exc.status not in GONE:
+                        raise
+                self._done(step)
+
+    def _done(self, step: dict) -> None:
+        self.progress.append({k: step.get(k) for k in ("action", "type", "id", "at")})
+
+
+def _step_key(step: dict) -> tuple:
+    return step["action"], step["type"], str(step["id"]), (
+        step.get("at") if step["action"] != "delete" or step["type"] == "field_options" else None
+    )
+
+
+def _restorable(prior: dict) -> dict:
+    """Prior values in the shape a PATCH accepts (ids instead of embedded objects)."""
+    out = {}
+    for key, value in prior.items():
+        if isinstance(value, dict) and key.endswith("_id") and "value" in value:
+            value = value["value"]
+        out[key] = value
+    return out
+
+
+def run_rollback(settings: Settings, run_id: str | None, *, all_runs: bool, dry_run: bool) -> int:
+    if not run_id and not all_runs:
+        print("rollback needs --run RUN_ID or --all", file=sys.stderr)
+        return 2
+    rollback = Rollback(settings)
+    result = rollback.run(None if all_runs else run_id, dry_run=dry_run)
+    print(json.dumps({k: v for k, v in result.items() if k != "plan"}), file=sys.stderr)
+    if dry_run:
+        for step in result["plan"]:
+            print(f"  would {step['action']} {step['type']} {step['id']}", file=sys.stderr)
+    return 0

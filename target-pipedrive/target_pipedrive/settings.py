@@ -1,0 +1,95 @@
+"""The target's settings: JSON schema for the SDK, and a typed view the modules share."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from singer_sdk import typing as th
+
+from target_pipedrive.client import BURST_LIMITS, PipedriveClient
+from target_pipedrive.costs import CostTable
+
+CONFIG_SCHEMA = th.PropertiesList(
+    th.Property("api_token", th.StringType, required=True, secret=True, description="Pipedrive API token"),
+    th.Property("company_domain", th.StringType, description="<company>.pipedrive.com"),
+    th.Property("base_url", th.StringType, description="Overrides company_domain (e.g. a local sandbox)"),
+    th.Property(
+        "fallback_owner_email",
+        th.StringType,
+        description="Pipedrive user who owns records whose owner_email matches no user",
+    ),
+    th.Property("state_dir", th.StringType, default="./output/pipedrive",
+                description="Ledger, manifest, skip file, field map and reports"),
+    th.Property("run_id", th.StringType, description="Run identifier (default: UTC timestamp)"),
+    th.Property("plan", th.StringType, default="lite", allowed_values=sorted(BURST_LIMITS)),
+    th.Property("seats", th.IntegerType, default=1),
+    th.Property("max_concurrency", th.IntegerType, default=4, description="Parallel write calls"),
+    th.Property("currency", th.StringType, default="USD", description="Deal currency when a record has none"),
+    th.Property("source_id_field_name", th.StringType, default="Source ID",
+                description="Label of the source-ID custom field created where the stream declares none"),
+    th.Property("match_existing", th.ArrayType(th.StringType), default=["persons", "organizations"],
+                description="Streams whose records adopt pre-existing Pipedrive records (persons by e-mail,"
+                            " organizations by name) instead of creating duplicates"),
+    th.Property("send_birthday", th.BooleanType, default=False,
+                description="Send persons.birthday (only where Contact Sync created the field)"),
+    th.Property("openapi_dir", th.StringType, description="Folder with v2.yaml/v1.yaml for token costs"),
+    th.Property("request_timeout", th.NumberType, default=60.0),
+    th.Property("dry_run", th.BooleanType, default=False, description="Plan only: same as `preflight`"),
+).to_dict()
+
+
+@dataclass
+class Settings:
+    api_token: str
+    base_url: str
+    fallback_owner_email: str | None
+    state_dir: Path
+    run_id: str
+    plan: str
+    seats: int
+    max_concurrency: int
+    currency: str
+    source_id_field_name: str
+    match_existing: list[str]
+    openapi_dir: str | None
+    request_timeout: float
+    dry_run: bool
+
+    @classmethod
+    def from_config(cls, config: Mapping) -> Settings:
+        base_url = config.get("base_url")
+        if not base_url:
+            domain = config.get("company_domain")
+            if not domain:
+                raise ValueError("set company_domain (or base_url)")
+            base_url = f"https://{domain}.pipedrive.com"
+        return cls(
+            api_token=config["api_token"],
+            base_url=base_url.rstrip("/"),
+            fallback_owner_email=config.get("fallback_owner_email"),
+            state_dir=Path(config.get("state_dir") or "./output/pipedrive"),
+            run_id=config.get("run_id") or dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ"),
+            plan=str(config.get("plan") or "lite").lower(),
+            seats=int(config.get("seats") or 1),
+            max_concurrency=max(int(config.get("max_concurrency") or 4), 1),
+            currency=config.get("currency") or "USD",
+            source_id_field_name=config.get("source_id_field_name") or "Source ID",
+            match_existing=list(config.get("match_existing") or []),
+            openapi_dir=config.get("openapi_dir"),
+            request_timeout=float(config.get("request_timeout") or 60.0),
+            dry_run=bool(config.get("dry_run")),
+        )
+
+
+def build_client(settings: Settings) -> PipedriveClient:
+    return PipedriveClient(
+        settings.base_url,
+        settings.api_token,
+        plan=settings.plan,
+        max_concurrency=settings.max_concurrency,
+        costs=CostTable.from_openapi_dir(settings.openapi_dir),
+        timeout=settings.request_timeout,
+    )

@@ -1,0 +1,146 @@
+"""target-pipedrive: config, one sink per stream, and the plugin commands (preflight, verify, rollback)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from singer_sdk import Sink
+from singer_sdk.target_base import Target
+
+from target_pipedrive.client import BudgetExhausted
+from target_pipedrive.loader import Loader
+from target_pipedrive.owners import ConfigurationError
+from target_pipedrive.preflight import Preflight
+from target_pipedrive.settings import CONFIG_SCHEMA, Settings
+from target_pipedrive.sinks import SINKS, PipedriveSink
+
+EXIT_BUDGET = 3
+EXIT_CONFIG = 2
+COMMANDS = ("preflight", "verify", "rollback")
+
+
+class PlanSink(PipedriveSink):
+    """`dry_run`: records only feed the preflight plan."""
+
+    def setup(self) -> None:
+        self._target.preflight.add_message({"type": "SCHEMA", "stream": self.stream_name, "schema": self.schema})
+
+    def process_batch(self, context: dict) -> None:
+        for record in context.get("records", []):
+            self._target.preflight.add_message({"type": "RECORD", "stream": self.stream_name, "record": record})
+
+
+class TargetPipedrive(Target):
+    """Loads the Pipedrive contract streams (organizations → persons → deals → activities, notes, files)."""
+
+    name = "target-pipedrive"
+    config_jsonschema = CONFIG_SCHEMA
+    default_sink_class = PipedriveSink
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_parallelism = 1  # sinks drain in arrival order; the loader parallelises the writes
+        self.settings = Settings.from_config(self.config)
+        self._loader: Loader | None = None
+        self._preflight: Preflight | None = None
+
+    @property
+    def loader(self) -> Loader:
+        if self._loader is None:
+            self._loader = Loader(self.settings)
+        return self._loader
+
+    @property
+    def preflight(self) -> Preflight:
+        if self._preflight is None:
+            self._preflight = Preflight(self.settings)
+        return self._preflight
+
+    def get_sink_class(self, stream_name: str) -> type[Sink]:
+        if self.settings.dry_run:
+            return PlanSink
+        if stream_name not in SINKS:
+            raise ConfigurationError(
+                f"stream {stream_name!r} is not part of the contract ({', '.join(SINKS)})"
+            )
+        return SINKS[stream_name]
+
+    def process_endofpipe(self) -> None:
+        # Drain and resolve children still waiting for a parent before the final STATE goes out.
+        for sink in list(self._sinks_active.values()):
+            self.drain_one(sink)
+        if self.settings.dry_run:
+            result, code = self.preflight.run()
+            path = self.preflight.write(result)
+            self.logger.info("dry run: plan written to %s", path)
+        elif self._loader is not None:
+            self._loader.finish()
+            summary = self._loader.report.as_dict()
+            self.logger.info(
+                "run %s %s: %s (reconciles: %s)",
+                self.settings.run_id,
+                summary["status"],
+                summary["totals"],
+                summary["reconciles"],
+            )
+        super().process_endofpipe()
+        if self._loader is not None:
+            self._loader.close()
+
+
+def _settings_from_cli(config_paths: list[str]) -> Settings:
+    """Validated settings from `--config FILE...` or `--config ENV` (TARGET_PIPEDRIVE_* variables)."""
+    parse_env = "ENV" in config_paths
+    files = [Path(p) for p in config_paths if p != "ENV"]
+    target = TargetPipedrive(config=files or None, parse_env_config=parse_env, validate_config=True)
+    return target.settings
+
+
+def run_command(argv: list[str]) -> int:
+    from target_pipedrive.preflight import run_preflight
+    from target_pipedrive.rollback import run_rollback
+    from target_pipedrive.verify import run_verify
+
+    parser = argparse.ArgumentParser(prog=f"target-pipedrive {argv[0]}")
+    parser.add_argument("--config", action="append", default=[], help="config JSON file, or ENV")
+    if argv[0] == "preflight":
+        parser.add_argument("--input", help="Singer messages to plan for (default: stdin)")
+    if argv[0] == "rollback":
+        parser.add_argument("--run", dest="run_id")
+        parser.add_argument("--all", action="store_true")
+        parser.add_argument("--dry-run", action="store_true")
+    args = parser.parse_args(argv[1:])
+    try:
+        settings = _settings_from_cli(args.config or ["ENV"])
+        if argv[0] == "preflight":
+            if args.input:
+                with open(args.input, encoding="utf-8") as handle:
+                    return run_preflight(settings, handle)
+            return run_preflight(settings, sys.stdin)
+        if argv[0] == "verify":
+            return run_verify(settings)
+        return run_rollback(settings, args.run_id, all_runs=args.all, dry_run=args.dry_run)
+    except BudgetExhausted as exc:
+        print(f"target-pipedrive {argv[0]}: {exc}", file=sys.stderr)
+        return EXIT_BUDGET
+
+
+def main() -> None:
+    """`preflight`, `verify` and `rollback` subcommands; anything else is the Singer target CLI."""
+    argv = sys.argv[1:]
+    if argv and argv[0] in COMMANDS:
+        sys.exit(run_command(argv))
+    try:
+        TargetPipedrive.cli()
+    except BudgetExhausted as exc:
+        print(f"target-pipedrive stopped: {exc}", file=sys.stderr)
+        sys.exit(EXIT_BUDGET)
+    except ConfigurationError as exc:
+        print(f"target-pipedrive cannot start: {exc}", file=sys.stderr)
+        sys.exit(EXIT_CONFIG)
+
+
+if __name__ == "__main__":
+    main()

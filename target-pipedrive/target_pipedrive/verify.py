@@ -1,0 +1,162 @@
+"""Verify: read back every landed entity with as few list calls as possible and diff each sent field."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from target_pipedrive.client import PipedriveClient
+from target_pipedrive.ledger import Ledger
+from target_pipedrive.report import write_private
+from target_pipedrive.settings import Settings, build_client
+
+V2_STREAMS = ["organizations", "persons", "deals", "activities"]
+IDS_PER_CALL = 100  # v2 `ids=` takes up to 100 ids
+NOT_COMPARED = {"participants", "sha256", "size", "file_name"}
+
+
+def _normalise(value: Any) -> Any:
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+            if "T" in text or ":" in text and len(text) > 10:
+                if parsed.tzinfo is None:
+                    parsed = parsed.replace(tzinfo=dt.UTC)
+                return parsed.astimezone(dt.UTC).isoformat()
+        except ValueError:
+            pass
+        return text
+    return value
+
+
+def values_match(sent: Any, actual: Any) -> bool:
+    """Tolerant of Pipedrive's shapes: objects with `value`, extra keys, list order, number types."""
+    if isinstance(sent, dict):
+        if not isinstance(actual, dict):
+            return "value" in sent and values_match(sent["value"], actual)
+        return all(values_match(v, actual.get(k)) for k, v in sent.items() if v is not None)
+    if isinstance(actual, dict) and "value" in actual and not isinstance(sent, dict):
+        return values_match(sent, actual["value"])
+    if isinstance(actual, dict) and "id" in actual:
+        return values_match(sent, actual["id"])
+    if isinstance(sent, list):
+        if not isinstance(actual, list) or len(sent) != len(actual):
+            return False
+        remaining = list(actual)
+        for item in sent:
+            hit = next((i for i, a in enumerate(remaining) if values_match(item, a)), None)
+            if hit is None:
+                return False
+            remaining.pop(hit)
+        return True
+    if isinstance(sent, bool) or isinstance(actual, bool):
+        return bool(sent) == bool(actual)
+    return _normalise(sent) == _normalise(actual)
+
+
+def field_diffs(stream: str, row: dict, actual: dict | None) -> list[dict]:
+    base = {"entity": stream, "source_id": row["source_id"], "pipedrive_id": row["pipedrive_id"]}
+    if actual is None:
+        return [{**base, "field": "*", "sent": "record", "actual": "missing"}]
+    diffs = []
+    for key, sent in row["sent"].items():
+        if key in NOT_COMPARED or key.startswith("pinned_to_"):
+            continue
+        if key == "custom_fields":
+            current = actual.get("custom_fields") or {}
+            for code, value in sent.items():
+                if not values_match(value, current.get(code)):
+                    diffs.append({**base, "field": f"custom_fields.{code}", "sent": value, "actual": current.get(code)})
+            continue
+        actual_key = {"content": "content"}.get(key, key)
+        if not values_match(sent, actual.get(actual_key)):
+            diffs.append({**base, "field": key, "sent": sent, "actual": actual.get(actual_key)})
+    return diffs
+
+
+class Verifier:
+    def __init__(self, settings: Settings, client: PipedriveClient | None = None) -> None:
+        self.settings = settings
+        self.client = client or build_client(settings)
+        self.ledger = Ledger(settings.state_dir / "ledger.sqlite")
+        self.labels = self._field_labels()
+
+    def _field_labels(self) -> dict[str, str]:
+        path = self.settings.state_dir / "field_map.json"
+        if not path.exists():
+            return {}
+        return {row["key"]: f"{row['logical_name']} ({row['label']})" for row in json.loads(path.read_text()) if row["key"]}
+
+    def run(self) -> dict:
+        diffs: list[dict] = []
+        checked: dict[str, int] = {}
+        for stream in V2_STREAMS:
+            rows = self.ledger.done_rows(stream)
+            checked[stream] = len(rows)
+            for start in range(0, len(rows), IDS_PER_CALL):
+                chunk = rows[start : start + IDS_PER_CALL]
+                ids = ",".join(str(r["pipedrive_id"]) for r in chunk)
+                body = self.client.get(f"/{stream}", params={"ids": ids, "limit": IDS_PER_CALL})
+                found = {item["id"]: item for item in body.get("data") or []}
+                for row in chunk:
+                    diffs.extend(field_diffs(stream, row, found.get(row["pipedrive_id"])))
+        for stream in ("notes", "files"):
+            rows = self.ledger.done_rows(stream)
+            checked[stream] = len(rows)
+            if not rows:
+                continue
+            found = {item["id"]: item for item in self.client.list_all(f"/{stream}", version="v1")}
+            for row in rows:
+                diffs.extend(field_diffs(stream, row, found.get(row["pipedrive_id"])))
+        for diff in diffs:
+            if diff["field"].startswith("custom_fields."):
+                diff["field_label"] = self.labels.get(diff["field"].split(".", 1)[1], "")
+        total = sum(checked.values())
+        return {
+            "ok": not diffs,
+            "checked": checked,
+            "entities_checked": total,
+            "mismatches": len(diffs),
+            "mismatched_fields": sorted({d["field"] for d in diffs}),
+            "api_calls": self.client.stats.calls,
+            "calls_per_1000": round(self.client.stats.calls * 1000 / total, 2) if total else 0,
+            "diffs": diffs,
+        }
+
+    def write(self, result: dict) -> tuple[Path, Path]:
+        state_dir = self.settings.state_dir
+        csv_path = state_dir / "verify_diff.csv"
+        columns = ["entity", "source_id", "pipedrive_id", "field", "field_label", "sent", "actual"]
+        with open(csv_path, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
+            writer.writeheader()
+            for diff in result["diffs"]:
+                writer.writerow({**diff, "sent": json.dumps(diff["sent"]), "actual": json.dumps(diff["actual"])})
+        csv_path.chmod(0o600)
+        summary = state_dir / "verify_summary.json"
+        write_private(summary, json.dumps({k: v for k, v in result.items() if k != "diffs"}, indent=2) + "\n")
+        return csv_path, summary
+
+
+def run_verify(settings: Settings) -> int:
+    verifier = Verifier(settings)
+    result = verifier.run()
+    csv_path, summary = verifier.write(result)
+    print(
+        f"verify {'OK' if result['ok'] else 'MISMATCH'}: {result['entities_checked']} entities,"
+        f" {result['mismatches']} field differences, {result['api_calls']} API calls",
+        file=sys.stderr,
+    )
+    for field in result["mismatched_fields"]:
+        print(f"  mismatched field: {field}", file=sys.stderr)
+    print(f"  diff: {csv_path}\n  summary: {summary}", file=sys.stderr)
+    return 0 if result["ok"] else 1

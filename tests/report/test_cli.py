@@ -1,0 +1,45 @@
+"""`python -m target_pipedrive.html_report`: exit 0 when it reconciles, 1 when not, 2 on a usage error."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.report.inputs import write_inputs
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "target_pipedrive.html_report", *args],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_cli_writes_both_files(tmp_path: Path, report_inputs):
+    state_dir, transform_reports = write_inputs(tmp_path, report_inputs)
+    out = tmp_path / "out"
+    result = run("--state-dir", str(state_dir), "--transform-reports", str(transform_reports), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "reconciles" in result.stdout
+    summary = json.loads((out / "migration_report.json").read_text("utf-8"))
+    assert summary["reconciled"] is True and summary["totals"]["records_in"] == 429
+    assert (out / "migration_report.html").read_text("utf-8").startswith("<!DOCTYPE html>")
+
+
+def test_cli_exits_1_and_names_problems_when_counts_do_not_add_up(tmp_path: Path, report_inputs):
+    report_inputs["state"]["summary.json"]["streams"]["persons"]["created"] = 1
+    del report_inputs["state"]["field_map.json"]
+    state_dir, transform_reports = write_inputs(tmp_path, report_inputs)
+    result = run("--state-dir", str(state_dir), "--transform-reports", str(transform_reports),
+                 "--out", str(tmp_path / "out"))
+    assert result.returncode == 1
+    assert "does NOT reconcile" in result.stdout
+    assert "input problem: field_map.json: not found (no link)" in result.stderr
+
+
+def test_cli_refuses_a_missing_folder(tmp_path: Path):
+    result = run("--state-dir", str(tmp_path / "nope"), "--transform-reports", str(tmp_path),
+                 "--out", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert "--state-dir" in result.stderr and "is not a folder" in result.stderr
+    assert not (tmp_path / "out").exists()

@@ -1,0 +1,113 @@
+"""Helpers for target-pipedrive tests: run the real `target-pipedrive` command against the sandbox."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.target.contract import build_practice, messages, write_singer
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = REPO.parent / "shared" / "pipedrive"
+TARGET = [sys.executable, "-c", "from target_pipedrive.target import main; main()"]
+ADMIN_EMAIL = "admin@sandbox-clinic.test"
+
+
+@dataclass
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+    summary: dict
+
+
+class TargetHarness:
+    """One migration workspace: config, input files and state dir, against one sandbox."""
+
+    def __init__(self, sandbox, workdir: Path, **config) -> None:
+        self.sandbox = sandbox
+        self.workdir = workdir
+        self.state_dir = workdir / "state"
+        self.config = {
+            "api_token": sandbox.api_token,
+            "base_url": sandbox.base_url,
+            "fallback_owner_email": ADMIN_EMAIL,
+            "state_dir": str(self.state_dir),
+            "plan": "premium",
+            "seats": 3,
+            "max_concurrency": 4,
+            "request_timeout": 10,
+            "run_id": "run-1",
+            **config,
+        }
+
+    def config_path(self, **overrides) -> Path:
+        path = self.workdir / "config.json"
+        path.write_text(json.dumps({**self.config, **overrides}), encoding="utf-8")
+        return path
+
+    def practice(self, **kwargs) -> dict:
+        return build_practice(self.workdir / "files", ADMIN_EMAIL, **kwargs)
+
+    def input_file(self, data: dict, name: str = "input.singer", **kwargs) -> Path:
+        return write_singer(self.workdir / name, messages(data, **kwargs))
+
+    def run(self, data_or_path, *args: str, run_id: str = "run-1", timeout: float = 90, **overrides) -> Run:
+        path = data_or_path if isinstance(data_or_path, Path) else self.input_file(data_or_path)
+        config = self.config_path(run_id=run_id, **overrides)
+        command = [*TARGET, *args, "--config", str(config)]
+        with open(path, encoding="utf-8") as stdin:
+            proc = subprocess.run(command, stdin=stdin, capture_output=True, text=True, timeout=timeout,
+                                  env=_env(), cwd=self.workdir)
+        return Run(proc.returncode, proc.stdout, proc.stderr, self.summary())
+
+    def command(self, *args: str, timeout: float = 60, **overrides) -> subprocess.CompletedProcess:
+        config = self.config_path(**overrides)
+        return subprocess.run([*TARGET, args[0], "--config", str(config), *args[1:]], capture_output=True,
+                              text=True, timeout=timeout, env=_env(), cwd=self.workdir, stdin=subprocess.DEVNULL)
+
+    def summary(self) -> dict:
+        path = self.state_dir / "summary.json"
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    def writes(self, since: int = 0) -> list[dict]:
+        """Sandbox log entries of API writes (sandbox-only routes excluded)."""
+        return [
+            e for e in self.sandbox.requests_log(since)
+            if e["method"] != "GET" and "/_sandbox" not in e["path"]
+        ]
+
+    def log_mark(self) -> int:
+        return len(self.sandbox.requests_log())
+
+
+def _env() -> dict:
+    env = dict(os.environ)
+    env.pop("TARGET_PIPEDRIVE_API_TOKEN", None)
+    env["PYTHONPATH"] = str(REPO)
+    return env
+
+
+def live(snapshot: dict, entity: str) -> list[dict]:
+    return [r for r in snapshot[entity] if not r.get("is_deleted")]
+
+
+def by_custom(records: list[dict], key: str) -> dict:
+    return {(r.get("custom_fields") or {}).get(key): r for r in records}
+
+
+@pytest.fixture
+def sandbox(pipedrive_sandbox_factory):
+    """An account in use (users, a pipeline, some persons), Premium limits at 50× speed."""
+    return pipedrive_sandbox_factory(plan="premium", seats=3, fixture="in-use", time_scale=50.0)
+
+
+@pytest.fixture
+def harness(sandbox, tmp_path) -> TargetHarness:
+    return TargetHarness(sandbox, tmp_path)

@@ -1,0 +1,134 @@
+"""The plugin commands: preflight (no writes), verify (field-level diff), rollback (exact undo)."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+from tests.target.conftest import live
+
+
+def _row(row: dict) -> dict:
+    # A custom field set to null reads the same as one never set: rollback clears values it wrote.
+    out = {k: v for k, v in row.items() if k != "update_time"}
+    if isinstance(out.get("custom_fields"), dict):
+        out["custom_fields"] = {k: v for k, v in out["custom_fields"].items() if v is not None}
+    return out
+
+
+def _comparable(snapshot: dict) -> dict:
+    """Live data without the timestamps every write moves."""
+    out = {}
+    for entity, rows in snapshot.items():
+        if not isinstance(rows, list):
+            out[entity] = rows
+            continue
+        out[entity] = sorted(
+            (
+                _row(row)
+                for row in rows
+                if not row.get("is_deleted")
+            ),
+            key=lambda r: json.dumps(r, sort_keys=True, default=str),
+        )
+    return out
+
+
+def _differences(before: dict, after: dict) -> list:
+    out = []
+    for entity, rows in _comparable(after).items():
+        old = {r.get("id"): r for r in _comparable(before)[entity]} if isinstance(rows, list) else {}
+        for row in rows if isinstance(rows, list) else []:
+            if old.get(row.get("id")) != row:
+                out.append((entity, old.get(row.get("id")), row))
+    return json.dumps(out[:2], default=str)
+
+
+def test_preflight_reports_the_plan_and_writes_nothing(harness):
+    data = harness.practice()
+    data["persons"][0]["owner_email"] = "gone@old-practice.test"
+    mark = harness.log_mark()
+    proc = harness.command("preflight", "--input", str(harness.input_file(data)))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert harness.writes(mark) == []
+    report = json.loads((harness.state_dir / "preflight.json").read_text())
+    assert report["ok"] and report["records"]["persons"] == 6
+    assert [o["owner_email"] for o in report["unmatched_owners"]] == ["gone@old-practice.test"]
+    kinds = [obj["type"] for obj in report["to_create"]]
+    assert kinds.count("field") == 10 and kinds.count("pipeline") == 1 and kinds.count("stage") == 3
+    # 15 v2 creates at 5 tokens, 3 notes and 2 files at 10, 14 schema objects (10 fields, 1 pipeline, 3 stages) at 5.
+    expected = 2 * 5 + 6 * 5 + 4 * 5 + 3 * 5 + 3 * 10 + 2 * 10 + 14 * 5
+    assert report["planned_tokens"] == expected
+    assert report["daily_budget"] == 30_000 * 5 * 3 and report["days_needed"] == 1
+    assert report["token_user"]["can_see_and_delete_all"] is True
+    assert (harness.state_dir / "preflight.json").stat().st_mode & 0o777 == 0o600
+
+    blocked = harness.command("preflight", "--input", str(harness.input_file(data)),
+                              fallback_owner_email="nobody@nowhere.test", seats=1, plan="lite")
+    assert blocked.returncode == 1
+    assert "fallback_owner_email" in blocked.stderr
+    assert harness.writes(mark) == []
+
+
+def test_preflight_counts_days_when_the_budget_is_small(harness):
+    data = harness.practice()
+    harness.run(data)
+    proc = harness.command("preflight", "--input", str(harness.input_file(data)), plan="lite", seats=1)
+    report = json.loads((harness.state_dir / "preflight.json").read_text())
+    assert proc.returncode == 0
+    assert report["planned_calls"]["persons"]["already_loaded"] == 6 and report["planned_calls"]["persons"]["new"] == 0
+    assert report["to_create"] == [] and report["planned_tokens"] == 0
+
+
+def test_verify_passes_then_names_a_field_changed_behind_its_back(harness):
+    data = harness.practice()
+    assert harness.run(data).returncode == 0
+    ok = harness.command("verify")
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    summary = json.loads((harness.state_dir / "verify_summary.json").read_text())
+    assert summary["entities_checked"] == 20 and summary["mismatches"] == 0
+    assert summary["calls_per_1000"] <= 1000 * 8 / 20  # 4 v2 lists + notes + files lists
+
+    rows = json.loads((harness.state_dir / "field_map.json").read_text())
+    mrn = next(r for r in rows if r["logical_name"] == "mrn")["key"]
+    pid_key = next(r for r in rows if r["entity"] == "persons" and r["logical_name"] == "practicehub_id")["key"]
+    person = next(p for p in live(harness.sandbox.snapshot(), "persons")
+                  if (p.get("custom_fields") or {}).get(pid_key) == "patients:103")
+    response = harness.sandbox.request("PATCH", f"/api/v2/persons/{person['id']}",
+                                       json={"custom_fields": {mrn: "TAMPERED"}, "name": "Someone Else"})
+    assert response.status_code == 200, response.text
+    bad = harness.command("verify")
+    assert bad.returncode == 1
+    assert f"custom_fields.{mrn}" in bad.stderr and "name" in bad.stderr
+    with open(harness.state_dir / "verify_diff.csv", encoding="utf-8") as handle:
+        diffs = list(csv.DictReader(handle))
+    assert {(d["source_id"], d["field"]) for d in diffs} == {("patients:103", "name"), ("patients:103", f"custom_fields.{mrn}")}
+    assert next(d for d in diffs if d["field"] != "name")["field_label"].startswith("mrn")
+
+
+def test_rollback_restores_the_account_exactly(harness):
+    before = harness.sandbox.snapshot()
+    existing = next(p for p in live(before, "persons") if p.get("emails"))
+    data = harness.practice()
+    # One incoming patient is already in the account (same e-mail): it is updated, not duplicated.
+    data["persons"][3]["emails"] = [{"value": existing["emails"][0]["value"], "primary": True, "label": "work"}]
+    result = harness.run(data)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.summary["streams"]["persons"]["updated"] == 1
+    during = harness.sandbox.snapshot()
+    assert next(p for p in during["persons"] if p["id"] == existing["id"])["name"] == "Patient 4"
+    assert _comparable(during) != _comparable(before)
+    manifest = [json.loads(line) for line in (harness.state_dir / "manifest.jsonl").read_text().splitlines()]
+    assert any(e["op"] == "update" and e["id"] == existing["id"] for e in manifest)
+
+    dry = harness.command("rollback", "--all", "--dry-run")
+    assert dry.returncode == 0 and "would delete persons" in dry.stderr
+    assert _comparable(harness.sandbox.snapshot()) == _comparable(during)
+
+    done = harness.command("rollback", "--run", "run-1")
+    assert done.returncode == 0, done.stderr[-2000:]
+    after = harness.sandbox.snapshot()
+    assert _comparable(after) == _comparable(before), _differences(before, after)
+    mark = harness.log_mark()
+    again = harness.command("rollback", "--run", "run-1")
+    assert again.returncode == 0 and harness.writes(mark) == []
