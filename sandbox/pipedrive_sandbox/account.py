@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,8 +15,6 @@ from .limits import RateLimiter
 from .seed import initialise
 from .spec import SpecCatalog
 from .store import Store
-
-REQUEST_LOG_SIZE = 10_000
 
 
 def fingerprint(token: str) -> str:
@@ -43,7 +41,7 @@ class Account:
         self.limiter = RateLimiter(settings)
         self.faults = Faults(settings, seed)
         self.lock = threading.Lock()
-        self.log: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_SIZE)
+        self.log: list[dict[str, Any]] = []  # every API request; `since` indexes stay valid
         self.counters = Counters()
         initialise(store, api_token, users, fixture, seed, user_tokens)
 

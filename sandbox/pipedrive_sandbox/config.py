@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 # Requests per token per rolling 2-second window, by plan (API token; OAuth apps get 4x).
@@ -79,7 +79,7 @@ class Settings:
                 raise
 
     def as_dict(self) -> dict[str, Any]:
-        data = {k: v for k, v in asdict(self).items() if k != "lock"}
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "lock"}
         data.update(burst_limit=self.burst_limit, search_burst_limit=SEARCH_BURST_LIMIT,
                     window_seconds=self.window_seconds, day_seconds=self.day_seconds, budget=self.budget)
         return data

@@ -10,6 +10,7 @@ import threading
 import time
 
 from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
 
 from .blobs import DEFAULT_MIME_TYPE, BlobSigner, blob_bytes, s3_error
 from .faults import Fault, FaultPlan
@@ -179,6 +180,11 @@ def make_app(dataset: dict[str, list[dict]], settings: SandboxSettings | None = 
         if record.get("file_name"):
             response.headers["Content-Disposition"] = f'attachment; filename="{record["file_name"]}"'
         return response
+
+    @app.errorhandler(HTTPException)
+    def json_errors(error: HTTPException) -> Response:
+        """Unknown paths and methods answer like the API does: JSON with a message."""
+        return _message(error.code or 500, error.name)
 
     @app.before_request
     def loopback_only_controls() -> Response | None:

@@ -245,7 +245,8 @@ def unmatched_practitioners(load_summary: dict | None, problems: Problems) -> li
         per_stream = ({str(stream): count(n, f"summary.json unmatched_owners[{index}].records.{stream}", problems)
                        for stream, n in records.items()} if isinstance(records, dict)
                       else {"all": count(records, f"summary.json unmatched_owners[{index}].records", problems)})
-        rows.append({"name": str(owner.get("owner_name") or "(no name)"),
+        anonymous = not owner.get("owner_name") and not owner.get("owner_source_id")
+        rows.append({"name": "(no practitioner in PracticeHub)" if anonymous else str(owner.get("owner_name") or "(no name)"),
                      "source_id": str(owner.get("owner_source_id") or ""),
                      "email": str(owner.get("owner_email") or ""),
                      "fallback_owner": str(owner.get("assigned_to") or owner.get("fallback_owner") or ""),

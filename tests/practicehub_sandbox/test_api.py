@@ -106,3 +106,10 @@ def test_records_follow_the_api_conventions(practicehub_sandbox):
         for row in api_get(practicehub_sandbox, resource).json()["data"]:
             assert len(row["created"]) == len(row["updated"]) == 19, resource
             assert row["updated"] >= row["created"], resource
+
+
+def test_unknown_paths_and_methods_answer_json(practicehub_sandbox):
+    missing = requests.get(f"{practicehub_sandbox.base_url}/patients/not-a-number", timeout=10)
+    assert missing.status_code == 404 and missing.json() == {"message": "Not Found"}
+    wrong_method = requests.post(f"{practicehub_sandbox.base_url}/patients", timeout=10)
+    assert wrong_method.status_code == 405 and wrong_method.json()["message"]

@@ -94,3 +94,24 @@ def test_cli_reports_a_port_in_use():
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "secret-key" not in result.stderr + result.stdout
+
+
+def test_cli_prints_only_the_ready_line_and_stops_cleanly_on_sigterm():
+    command = str(Path(sys.executable).parent / "practicehub-sandbox")
+    process = subprocess.Popen(
+        [command, "--port", "0", "--dataset", "tiny", "--api-keys", "secret-key", "--rate", "50", "--burst", "50"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        line = process.stdout.readline()
+        assert re.fullmatch(r"practicehub-sandbox listening on http://127\.0\.0\.1:\d+/api\n", line)
+        base_url = line.rsplit(" ", 1)[1].strip()
+        headers = {"x-practicehub-key": "secret-key", "x-app-details": APP_DETAILS}
+        assert requests.get(f"{base_url}/patients", headers=headers, timeout=10).status_code == 200
+        assert requests.get(f"{base_url}/patients", headers={}, timeout=10).status_code == 401
+    finally:
+        process.terminate()
+        stdout, stderr = process.communicate(timeout=20)
+    assert process.returncode == 0
+    assert stdout == ""
+    assert "secret-key" not in stderr and "@" not in stderr

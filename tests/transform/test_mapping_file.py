@@ -81,3 +81,14 @@ def test_a_stream_sent_to_skip_is_listed_as_skipped(tmp_path):
     data["streams"]["patient_packages"] = {"target": "skip", "reason": "not wanted"}
     output = run_mapper(base_config(tmp_path, mapping_file=write_mapping(tmp_path, data)), singer_lines(practice()))
     assert output.skipped()["patient_packages:901"] == "stream_skipped_by_mapping"
+
+
+def test_an_unquoted_comma_in_a_flow_mapping_is_caught(tmp_path):
+    path = write_mapping(tmp_path, confirmed=False)
+    text = path.read_text().replace("reason: MRN (PHI)", "reason: MRN, the chart number")
+    path.write_text(text if "MRN, the chart" in text else text + "\n")
+    data = yaml.safe_load(path.read_text())
+    data["streams"]["patients"]["custom_fields"]["mrn"]["the chart number"] = None
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(MappingError, match=r"unknown keys \['the chart number'\] \(quote text that contains commas\)"):
+        confirm(path)

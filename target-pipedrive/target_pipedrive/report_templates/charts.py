@@ -106,10 +106,11 @@ def timeline(name: str, title: str, points: list[dict], seconds_per_point: int) 
     return _svg(name, title, height, body)
 
 
-def budget_bar(name: str, title: str, used_by_run: int, used_by_others: int, remaining: int) -> str:
-    """The company's daily token budget as one bar: this run, other use, what is left."""
+def budget_bar(name: str, title: str, used_by_run: int, used_by_others: int | None, remaining: int) -> str:
+    """The company's daily token budget as one bar: this run, other use (when the limit is known), what is left."""
     segments = [("run", "this run", used_by_run), ("others", "other use today", used_by_others),
                 ("remaining", "remaining", remaining)]
+    segments = [segment for segment in segments if segment[2] is not None]
     total = sum(value for _, _, value in segments) or 1
     width = CHART_WIDTH - LABEL_WIDTH - 20
     body = [legend([(key, label) for key, label, _ in segments], 6)]

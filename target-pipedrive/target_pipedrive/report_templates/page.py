@@ -62,8 +62,8 @@ def flag(name: str, balanced: bool, difference: int = 0) -> str:
             f'title="does not add up">✗{escape(detail)}</span>')
 
 
-def table(headers: list[str], rows: list[str], name: str) -> str:
-    head = "".join(f'<th class="{"text" if index == 0 else ""}">{escape(header)}</th>'
+def table(headers: list[str], rows: list[str], name: str, text_columns: int = 1) -> str:
+    head = "".join(f'<th class="text">{escape(header)}</th>' if index < text_columns else f"<th>{escape(header)}</th>"
                    for index, header in enumerate(headers))
     if not rows:
         rows = [f'<tr><td class="text" colspan="{len(headers)}">none</td></tr>']
@@ -186,7 +186,7 @@ def budget_section(summary: dict) -> str:
                 f"<p>This run used {metric('budget.used_by_run', spend['used_by_run'])} tokens; "
                 f"{metric('budget.remaining', spend['remaining'])} remained of the company's daily budget when it "
                 "ended (Pipedrive did not report the daily limit).</p>"
-                + charts.budget_bar("budget", "Daily token budget", spend["used_by_run"], 0, spend["remaining"]))
+                + charts.budget_bar("budget", "Daily token budget", spend["used_by_run"], None, spend["remaining"]))
     return ("<h2>Daily API budget</h2>"
             f"<p>This run used {metric('budget.used_by_run', spend['used_by_run'])} tokens; other use today "
             f"{metric('budget.used_by_others', spend['used_by_others'])}; "
@@ -206,7 +206,7 @@ def practitioners_section(summary: dict) -> str:
     return ("<h2>Practitioners without a Pipedrive user</h2>"
             f"<p>{metric('unmatched.count', len(people))} practitioners had no matching Pipedrive user; their "
             "records belong to the fallback owner until you reassign them.</p>"
-            + table(["practitioner", "PracticeHub ID", "email", "fallback owner", "records"], rows, "unmatched"))
+            + table(["practitioner", "PracticeHub ID", "email", "fallback owner", "records"], rows, "unmatched", 4))
 
 
 def dedupe_section(summary: dict) -> str:
@@ -218,7 +218,7 @@ def dedupe_section(summary: dict) -> str:
     return ("<h2>Duplicate patients merged</h2>"
             f"<p>{metric('dedupe.merges', found['count'])} patient records were merged into another with the "
             "same email; the Pipedrive person keeps both PracticeHub IDs.</p>"
-            + table(["kept (PracticeHub ID)", "merged into it", "matched on"], rows, "dedupe"))
+            + table(["kept (PracticeHub ID)", "merged into it", "matched on"], rows, "dedupe", 3))
 
 
 def skips_section(summary: dict) -> str:
@@ -232,7 +232,7 @@ def skips_section(summary: dict) -> str:
     return ("<h2>Skipped records</h2>"
             f"<p>{metric('skips.total', skips['total'])} records were skipped; each is listed with its reason "
             "in the skip file (summarised here without any patient detail).</p>"
-            + table(["skipped by", "stream", "reason", "records"], rows, "skips"))
+            + table(["skipped by", "stream", "reason", "records"], rows, "skips", 3))
 
 
 def verify_section(summary: dict) -> str:
@@ -249,7 +249,7 @@ def verify_section(summary: dict) -> str:
             f"<p>Pipedrive was read back and compared field by field: "
             f"{metric('verify.total_mismatches', checked['total_mismatches'])} field mismatches.</p>"
             + table(["Pipedrive object", "records checked", "records with a mismatch"], entities, "verify")
-            + table(["Pipedrive object", "field", "mismatches"], fields, "verify_fields"))
+            + table(["Pipedrive object", "field", "mismatches"], fields, "verify_fields", 2))
 
 
 def links_section(summary: dict) -> str:

@@ -1,0 +1,44 @@
+"""The PracticeHub audit counts what the sandbox serves, with one request per resource and status."""
+
+import json
+
+from tap_practicehub.audit import APPOINTMENT_STATUSES, main
+
+
+def _config(sandbox) -> dict:
+    return {
+        "base_url": sandbox.base_url,
+        "api_keys": list(sandbox.api_keys),
+        "app_details": "audit-test=it@example.com",
+        "requests_per_second": 100,
+    }
+
+
+def test_audit_counts_match_the_dataset(practicehub_sandbox, tmp_path):
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(_config(practicehub_sandbox)))
+    practicehub_sandbox.reset_stats()
+
+    assert main(["--config", str(config_path), "--out", str(tmp_path / "audit")]) == 0
+
+    audit = json.loads((tmp_path / "audit" / "practicehub-audit.json").read_text())
+    dataset = practicehub_sandbox.dataset
+    expected = {resource: len(rows) for resource, rows in dataset.items()}
+    assert {name: audit["practicehub"]["records"][name] for name in expected} == expected
+    statuses = audit["practicehub"]["appointment_statuses"]
+    for status in APPOINTMENT_STATUSES:
+        assert statuses[status] == sum(1 for row in dataset["appointments"] if row["status"] == status)
+    assert audit["practicehub"]["appointment_types"] == sorted({row["name"] for row in dataset["appointment_types"]})
+    # 18 counts + 5 statuses + the two small lists (one page each in the tiny practice)
+    assert practicehub_sandbox.stats()["requests"] == audit["audit_requests"] == 18 + 5 + 2
+    assert "patients" in (tmp_path / "audit" / "practicehub-audit.md").read_text()
+
+
+def test_audit_with_a_bad_key_fails_with_one_clear_line(practicehub_sandbox, tmp_path, capsys):
+    config = _config(practicehub_sandbox) | {"api_keys": ["not-a-key"]}
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(config))
+
+    assert main(["--config", str(config_path), "--out", str(tmp_path / "audit")]) == 1
+    err = capsys.readouterr().err
+    assert "api_keys" in err and "not-a-key" not in err
