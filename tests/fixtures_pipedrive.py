@@ -42,6 +42,7 @@ class PipedriveSandbox:
         self.port = 0
         self._server = None
         self._process: subprocess_module.Popen | None = None
+        self.output = ""  # a stopped subprocess's stdout and stderr, for tests of what it logs
         self.http = requests.Session()
         self.start()
 
@@ -55,6 +56,7 @@ class PipedriveSandbox:
                 self._process.kill()
                 raise RuntimeError(f"pipedrive-sandbox did not start: {line!r} {self._process.stderr.read()[-2000:]}")
             self.port = int(line.strip().rsplit(":", 1)[1])
+            self.output += line
         else:
             from pipedrive_sandbox.server import SandboxOptions, SandboxServer
 
@@ -91,6 +93,7 @@ class PipedriveSandbox:
                 self._process.kill()
                 self._process.wait(timeout=5)
             for stream in (self._process.stdout, self._process.stderr):
+                self.output += stream.read()
                 stream.close()
             self._process = None
 

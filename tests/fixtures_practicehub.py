@@ -21,6 +21,7 @@ from practicehub_sandbox.data import load_dataset
 from practicehub_sandbox.runner import run_in_thread
 from practicehub_sandbox.server import sandbox_of
 from practicehub_sandbox.settings import SandboxSettings
+from practicehub_sandbox.stats import key_fingerprint
 
 READY_PREFIX = "practicehub-sandbox listening on "
 
@@ -60,6 +61,11 @@ class PracticeHubSandbox:
 
     def stats(self) -> dict:
         return self.control.stats()
+
+    @staticmethod
+    def fingerprint(api_key: str) -> str:
+        """How stats()["by_key"] and the request log name a key."""
+        return key_fingerprint(api_key)
 
     def reset_stats(self) -> None:
         self.control.reset_stats()

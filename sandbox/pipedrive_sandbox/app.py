@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -83,7 +84,9 @@ def create_app(account: Account) -> Flask:
 
     @app.errorhandler(Exception)
     def crash(error: Exception) -> Response:
-        app.logger.exception("unexpected error")  # the path only: bodies may hold personal data
+        # Type, path and frames only: messages and bodies may hold personal data or tokens.
+        frames = "".join(traceback.format_tb(error.__traceback__))
+        app.logger.error("unexpected %s on %s %s\n%s", type(error).__name__, request.method, request.path, frames)
         return error_response(ApiError(500, "Internal server error"))
 
     from . import routes_entities, routes_fields, routes_sandbox, routes_search, routes_v1

@@ -233,7 +233,7 @@ def register(app: Flask, account: Account) -> None:
     def download_file(id: int):  # noqa: A002
         record = live_file(id)
         content = store.get_blob(id) or b""
-        return Response(content, mimetype=record.get("mime_type") or "application/octet-stream",
+        return Response(content, mimetype="application/octet-stream",  # as the spec declares
                         headers={"Content-Disposition": f'attachment; filename="{record["file_name"]}"'})
 
     @api_route(app, "v1", "DELETE", "/files/{id}")
@@ -289,8 +289,8 @@ def v1_field(field: dict[str, Any], order_nr: int) -> dict[str, Any]:
     custom = field["is_custom_field"]
     return {
         "id": field["id"], "key": field["field_code"], "name": field["field_name"], "order_nr": order_nr,
-        "field_type": field["field_type"], "add_time": to_v1(field["add_time"]),
-        "update_time": to_v1(field["update_time"]), "last_updated_by_user_id": None, "created_by_user_id": None,
+        "field_type": field["field_type"], "add_time": field["add_time"],  # RFC 3339 here, as the spec says
+        "update_time": field["update_time"], "last_updated_by_user_id": None, "created_by_user_id": None,
         "active_flag": True, "edit_flag": custom, "index_visible_flag": True, "details_visible_flag": True,
         "add_visible_flag": True, "important_flag": False, "bulk_edit_allowed": True, "searchable_flag": False,
         "filtering_allowed": True, "sortable_flag": True, "mandatory_flag": field["field_code"] in ("name", "title"),

@@ -123,7 +123,7 @@ class SpecCatalog:
         return self._cache[key]
 
 
-def _load_spec(path: Path) -> dict:
+def load_spec(path: Path) -> dict:
     """Parse a spec, caching it as JSON in the temp folder: YAML takes a second, JSON a few milliseconds."""
     stat = path.stat()
     tag = hashlib.sha256(f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:16]
@@ -165,5 +165,5 @@ def load_catalog(spec_dir: str | None = None) -> SpecCatalog:
                 print("pipedrive-sandbox: OpenAPI specs not found; using built-in token costs", file=sys.stderr)
                 _CATALOGS[key] = SpecCatalog(None)
             else:
-                _CATALOGS[key] = SpecCatalog({v: _load_spec(found / f"{v}.yaml") for v in ("v1", "v2")})
+                _CATALOGS[key] = SpecCatalog({v: load_spec(found / f"{v}.yaml") for v in ("v1", "v2")})
         return _CATALOGS[key]

@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from .blobs import DEFAULT_MIME_TYPE, BlobSigner, blob_bytes, s3_error
 from .faults import Fault, FaultPlan
-from .filters import apply_filters, parse_filters
+from .filters import RESERVED_PARAMS, apply_filters, parse_filters
 from .paging import page_links, page_params, page_rows
 from .ratelimit import RateLimiter, retry_after_seconds
 from .resources import RESOURCE_FIELDS
@@ -133,6 +133,8 @@ def make_app(dataset: dict[str, list[dict]], settings: SandboxSettings | None = 
             sandbox.stats.record_page(
                 api_key=request.headers["x-practicehub-key"], resource=resource, page=page,
                 page_size=page_size, rows=len(chunk), repeated=repeated,
+                filters=[f"{f.attribute}:{f.operator}" for f in filters],
+                ignored_filters=sum(name not in RESERVED_PARAMS for name, _ in params) - len(filters),
             )
             return jsonify(
                 {

@@ -56,7 +56,11 @@ class Stats:
             if len(self._log) < MAX_LOG_ENTRIES:
                 self._log.append({"at": now, "key": fingerprint, "resource": resource, "status": status})
 
-    def record_page(self, *, api_key: str, resource: str, page: int, page_size: int, rows: int, repeated: int):
+    def record_page(
+        self, *, api_key: str, resource: str, page: int, page_size: int, rows: int, repeated: int,
+        filters: list[str], ignored_filters: int,
+    ) -> None:
+        """One list page served; filters as "attribute:operator" only, since values may be patient data."""
         with self._lock:
             if len(self._pages) < MAX_LOG_ENTRIES:
                 self._pages.append(
@@ -68,6 +72,8 @@ class Stats:
                         "page_size": page_size,
                         "rows": rows,
                         "repeated": repeated,
+                        "filters": filters,
+                        "ignored_filters": ignored_filters,
                     }
                 )
 

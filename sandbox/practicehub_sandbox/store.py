@@ -33,6 +33,9 @@ class RecordStore:
         self._records: dict[str, dict[int, dict]] = {
             resource: {int(r["id"]): dict(r) for r in dataset.get(resource, [])} for resource in RESOURCE_FIELDS
         }
+        for resource, records in self._records.items():
+            if len(records) != len(dataset.get(resource, [])):
+                raise ValueError(f"dataset has duplicate {resource} ids")
         self._ordered: dict[str, list[dict]] = {}
         self._kinds: dict[str, dict[str, str | None]] = {}
 

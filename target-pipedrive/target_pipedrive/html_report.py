@@ -134,7 +134,7 @@ def handover_reconciliation(reconciliation: dict | None, load_rows: list[dict], 
                for stream, value in _mapping((reconciliation or {}).get("records_emitted")).items()}
     received = {row["stream"]: row["received"] for row in load_rows}
     if skip_rows is not None:
-        received[SKIPPED_STREAM] = sum(1 for row in skip_rows if skip_stage(row) == "transform")
+        received[SKIPPED_STREAM] = sum(1 for row in skip_rows if skip_origin(row) == "transform")
     rows = []
     for stream in sorted(set(emitted) | set(received)):
         row = {"stream": stream, "emitted": emitted.get(stream, 0), "received": received.get(stream, 0)}
@@ -144,12 +144,11 @@ def handover_reconciliation(reconciliation: dict | None, load_rows: list[dict], 
     return rows
 
 
-def skip_stage(row: dict) -> str:
-    """`transform` for the mapper's skips (origin transform), `target` for the target's own."""
-    origin = row.get("origin") or row.get("stage")
-    if origin in ("transform", "target"):
-        return origin
-    return "transform" if "source_stream" in row else "target"
+def skip_origin(row: dict) -> str:
+    """`transform` for the mapper's skips, `target` for the target's own."""
+    if row.get("origin") in ("transform", "target"):
+        return row["origin"]
+    return "transform" if "source_stream" in row else "target"  # a mapper record written as it came
 
 
 def this_run(skip_rows: list[dict] | None, run_id: object) -> list[dict] | None:
@@ -160,13 +159,13 @@ def this_run(skip_rows: list[dict] | None, run_id: object) -> list[dict] | None:
 
 
 def skips_summary(skip_rows: list[dict] | None) -> dict:
-    """Counts per stage, stream and reason: no source IDs, no details (they could identify a patient)."""
+    """Counts per origin, stream and reason: no source IDs, no details (they could identify a patient)."""
     counter: Counter = Counter()
     for row in skip_rows or []:
-        stream = row.get("entity") or row.get("source_stream") or row.get("stream") or "unknown"
-        counter[(skip_stage(row), str(stream), str(row.get("reason") or "no_reason_given"))] += 1
-    by_reason = [{"stage": stage, "stream": stream, "reason": reason, "count": number}
-                 for (stage, stream, reason), number in sorted(counter.items())]
+        stream = row.get("entity") or row.get("source_stream") or "unknown"
+        counter[(skip_origin(row), str(stream), str(row.get("reason") or "no_reason_given"))] += 1
+    by_reason = [{"origin": origin, "stream": stream, "reason": reason, "count": number}
+                 for (origin, stream, reason), number in sorted(counter.items())]
     return {"available": skip_rows is not None, "total": sum(counter.values()), "by_stream_reason": by_reason}
 
 
@@ -345,6 +344,7 @@ def summarise(inputs: ReportInputs) -> dict:
     records = {row["stream"]: {key: row[key] for key in LOAD_OUTCOMES} for row in load_rows}
     links = {"workflows": link(mapper / "workflows.md", inputs.out, problems),
              "field_map": link(state / "field_map.json", inputs.out, problems),
+             "dedupe_csv": link(mapper / "dedupe.csv", inputs.out, problems),
              "json_summary": JSON_NAME}
     return {
         "schema_version": SCHEMA_VERSION,
@@ -400,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"{option} {folder} is not a folder")
     html_path, json_path = build_report(ReportInputs(args.state_dir, args.transform_reports, args.out))
     summary = json.loads(json_path.read_text("utf-8"))
-    verdict = "reconciles" if summary["reconciled"] else "does NOT reconcile (see the red rows)"
+    verdict = "reconciles" if summary["reconciled"] else "does NOT reconcile (see the red rows and input problems)"
     print(f"wrote {html_path} and {json_path}: the migration {verdict}")
     for problem in summary["input_problems"]:
         print(f"input problem: {problem}", file=sys.stderr)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+
+import click
 from pathlib import Path
 
 from singer_sdk import Sink
@@ -127,19 +129,26 @@ def run_command(argv: list[str]) -> int:
         return EXIT_BUDGET
 
 
-def main() -> None:
+def run(argv: list[str]) -> int:
     """`preflight`, `verify` and `rollback` subcommands; anything else is the Singer target CLI."""
-    argv = sys.argv[1:]
     if argv and argv[0] in COMMANDS:
-        sys.exit(run_command(argv))
+        return run_command(argv)
     try:
-        TargetPipedrive.cli()
+        TargetPipedrive.cli.main(args=argv, prog_name="target-pipedrive", standalone_mode=False)
     except BudgetExhausted as exc:
         print(f"target-pipedrive stopped: {exc}", file=sys.stderr)
-        sys.exit(EXIT_BUDGET)
+        return EXIT_BUDGET
     except ConfigurationError as exc:
         print(f"target-pipedrive cannot start: {exc}", file=sys.stderr)
-        sys.exit(EXIT_CONFIG)
+        return EXIT_CONFIG
+    except click.exceptions.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    return 0
+
+
+def main() -> None:
+    sys.exit(run(sys.argv[1:]))
 
 
 if __name__ == "__main__":

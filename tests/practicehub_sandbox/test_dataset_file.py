@@ -47,6 +47,7 @@ def test_file_dataset_is_served_as_given(practicehub_sandbox_factory, tmp_path):
         ("[]", "JSON object"),
         ('{"widgets": []}', "unknown resources"),
         ('{"patients": [{"name": "no id"}]}', "integer id"),
+        ('{"users": [{"id": 1}, {"id": 1}]}', "1 duplicate id"),
     ],
 )
 def test_bad_dataset_files_get_a_clear_error(tmp_path, content, problem):

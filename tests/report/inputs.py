@@ -76,6 +76,8 @@ def balanced_inputs() -> dict:
             "reconciliation.json": reconciliation,
             "dedupe.json": {"merges": [{"survivor_source_id": f"patients:{n}", "merged_source_id": f"patients:{n + 500}",
                                         "matched_on": "email"} for n in range(6)]},
+            "dedupe.csv": "survivor_source_id,merged_source_id,matched_on\n"
+                          + "".join(f"patients:{n},patients:{n + 500},email\n" for n in range(6)),
             "workflows.json": {"summary": {"workflows": 2, "active": 1, "automation_cap": 50, "over_cap_by": 0},
                                "workflows": []},
             "workflows.md": "# PracticeHub workflows: rebuild guide for Pipedrive automations\n",

@@ -7,6 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from target_pipedrive.html_report import main
+
 from tests.report.inputs import write_inputs
 
 
@@ -26,20 +29,22 @@ def test_cli_writes_both_files(tmp_path: Path, report_inputs):
     assert (out / "migration_report.html").read_text("utf-8").startswith("<!DOCTYPE html>")
 
 
-def test_cli_exits_1_and_names_problems_when_counts_do_not_add_up(tmp_path: Path, report_inputs):
+def test_cli_exits_1_and_names_problems_when_counts_do_not_add_up(tmp_path: Path, report_inputs, capsys):
     report_inputs["state"]["summary.json"]["streams"]["persons"]["created"] = 1
     del report_inputs["state"]["field_map.json"]
     state_dir, transform_reports = write_inputs(tmp_path, report_inputs)
-    result = run("--state-dir", str(state_dir), "--transform-reports", str(transform_reports),
-                 "--out", str(tmp_path / "out"))
-    assert result.returncode == 1
-    assert "does NOT reconcile" in result.stdout
-    assert "input problem: field_map.json: not found (no link)" in result.stderr
+    assert main(["--state-dir", str(state_dir), "--transform-reports", str(transform_reports),
+                 "--out", str(tmp_path / "out")]) == 1
+    printed = capsys.readouterr()
+    assert "does NOT reconcile" in printed.out
+    assert "input problem: field_map.json: not found (no link)" in printed.err
 
 
-def test_cli_refuses_a_missing_folder(tmp_path: Path):
-    result = run("--state-dir", str(tmp_path / "nope"), "--transform-reports", str(tmp_path),
-                 "--out", str(tmp_path / "out"))
-    assert result.returncode == 2
-    assert "--state-dir" in result.stderr and "is not a folder" in result.stderr
+def test_cli_refuses_a_missing_folder(tmp_path: Path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["--state-dir", str(tmp_path / "nope"), "--transform-reports", str(tmp_path),
+              "--out", str(tmp_path / "out")])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert "--state-dir" in err and "is not a folder" in err
     assert not (tmp_path / "out").exists()

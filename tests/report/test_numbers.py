@@ -152,3 +152,15 @@ def test_long_runs_are_grouped_into_at_most_240_points(make_report, report_input
     assert sum(p["status_429"] for p in speed["series"]) == 1
     assert speed["started_at"].startswith("2025-11-25T07:00:00")
     assert page.number("throughput.calls") == 7200
+
+
+def test_a_long_merge_list_is_cut_on_the_page_but_complete_in_the_json(make_report, report_inputs):
+    report_inputs["transform"]["dedupe.json"]["merges"] = [
+        {"survivor_source_id": f"patients:{n}", "merged_source_id": f"patients:{n + 100_000}", "matched_on": "email"}
+        for n in range(1_200)]
+    page, summary, html_path, _ = make_report(report_inputs)
+    assert page.number("dedupe.merges") == 1_200
+    assert len(summary["dedupe"]["merges"]) == 1_200
+    source = html_path.read_text("utf-8")
+    assert "patients:100499" in source and "patients:100500" not in source
+    assert (html_path.parent / page.links["dedupe_csv"]).is_file()

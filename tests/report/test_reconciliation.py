@@ -89,3 +89,13 @@ def test_unreadable_skip_file_lines_are_reported_by_line_number(make_report, rep
     assert "skipped.jsonl line 2: not JSON (line left out)" in summary["input_problems"]
     assert "skipped.jsonl line 3: not a JSON object (line left out)" in summary["input_problems"]
     assert summary["skips"]["total"] == 1
+
+
+def test_empty_folders_still_give_a_page_that_says_what_is_missing(make_report):
+    page, summary, html_path, _ = make_report({"state": {}, "transform": {}})
+    assert summary["reconciled"] is False
+    assert page.checks == {"overall": "mismatch"}
+    assert page.number("totals.records_in") == 0
+    assert page.number("input_problems.count") == len(summary["input_problems"]) >= 5
+    assert "".join(page.text).count("not available") >= 4
+    assert html_path.read_text("utf-8").count('<svg class="chart"') == 2  # the two (empty) record charts

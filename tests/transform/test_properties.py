@@ -71,7 +71,7 @@ def run_in_fresh_dir(mapping_file: Path, records: dict):
     return output, report
 
 
-PROPERTY_SETTINGS = settings(max_examples=40, deadline=None, derandomize=True,
+PROPERTY_SETTINGS = settings(max_examples=25, deadline=None, derandomize=True,
                              suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                     HealthCheck.too_slow])
 

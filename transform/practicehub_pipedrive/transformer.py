@@ -21,8 +21,9 @@ from practicehub_pipedrive.reference import Reference
 logger = logging.getLogger("map-practicehub-pipedrive")
 
 ENTITY_STREAMS = ("organizations", "persons", "deals", "activities", "notes", "files")
-BUILDERS = {"organizations": organizations.build, "persons": persons.build, "deals": deals.build,
-            "activities": activities.build, "notes": notes.build, "files": files.build}
+ENTITY_MODULES = {"organizations": organizations, "persons": persons, "deals": deals,
+                  "activities": activities, "notes": notes, "files": files}
+BUILDERS = {name: module.build for name, module in ENTITY_MODULES.items()}
 COUNTED = {"documented", "reference", "consumed"}
 STATE_FILE = "mapper_state.json"
 
@@ -63,6 +64,8 @@ class Transformer:
             dropped = {rule.source for rule in plan.fields if rule.target == "skip"}
             dropped |= {mark.removeprefix("fields.") for mark in plan.phi_dropped if mark.startswith("fields.")}
             dropped -= {rule.source for rule in plan.fields if rule.target != "skip"} | {"id"}
+            if plan.target in ENTITY_MODULES:
+                dropped &= ENTITY_MODULES[plan.target].READS  # others never reach the record built
             if dropped:
                 self.stripped[name] = frozenset(dropped)
             self.standard[name] = [(rule.target, rule.source) for rule in plan.fields

@@ -57,6 +57,9 @@ def load_file(path: str | Path) -> dict[str, list[dict]]:
         bad = [r for r in records if not isinstance(r.get("id"), int)]
         if bad:
             raise DatasetError(f"dataset file {path}: {len(bad)} {resource} record(s) lack an integer id")
+        ids = [r["id"] for r in records]
+        if len(ids) != len(set(ids)):
+            raise DatasetError(f"dataset file {path}: {resource} has {len(ids) - len(set(ids))} duplicate id(s)")
         dataset[resource] = records
     return dataset
 

@@ -189,7 +189,7 @@ class _Builder:
             return locales[i]
         return self.rng.choices(locales, weights=[w for _, w in vocab.NAME_LOCALES])[0]
 
-    def _custom_fields(self, i: int, patient_number: str, first_name: str) -> list[dict]:
+    def _custom_fields(self, i: int, patient_number: str) -> list[dict]:
         rng = self.rng
         insured = rng.random() < 0.6
         carrier = vocab.INSURANCE_CARRIERS[i % len(vocab.INSURANCE_CARRIERS)] if insured else None
@@ -240,7 +240,7 @@ class _Builder:
                 "status": status, "deleted": 1 if rng.random() < 0.03 else 0,
                 "referral_source": rng.choice(vocab.REFERRAL_SOURCES) if rng.random() < 0.75 else None,
                 "location_id": location_ids[i % len(location_ids)],
-                "custom_fields": self._custom_fields(i, patient_number, first),
+                "custom_fields": self._custom_fields(i, patient_number),
             }
 
         self.records("patients", build)

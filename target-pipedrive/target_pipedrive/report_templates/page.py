@@ -45,6 +45,7 @@ window.addEventListener("load", function () {
 });
 """
 
+MAX_TABLE_ROWS = 500  # longer lists stay in the CSV and the JSON summary
 CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
 
 
@@ -57,7 +58,7 @@ def metric(name: str, value: object, css: str = "") -> str:
 def flag(name: str, balanced: bool, difference: int = 0) -> str:
     if balanced:
         return f'<span class="ok" data-check="{escape(name)}" data-status="ok" title="adds up">✓</span>'
-    detail = f" off by {difference:+,}" if difference else " failures"
+    detail = f" off by {difference:+,}" if difference else " not all landed"
     return (f'<span class="bad" data-check="{escape(name)}" data-status="mismatch" '
             f'title="does not add up">✗{escape(detail)}</span>')
 
@@ -107,7 +108,10 @@ def summary_section(summary: dict) -> str:
                    f"{escape(label)}</div>" for key, label in cards)
     status = "ok" if ok else "mismatch"
     return (f'<p class="banner {"ok" if ok else "bad"}" data-check="overall" data-status="{status}">'
-            f'{"✓" if ok else "✗"} {escape(banner)}</p><div class="cards">{body}</div>')
+            f'{"✓" if ok else "✗"} {escape(banner)}</p><div class="cards">{body}</div>'
+            '<p class="muted">Counts are for this run. Several PracticeHub streams can feed one Pipedrive object '
+            "(clinical notes, invoices and payments all become notes) and a merged patient's person is sent again "
+            "with both IDs, so the two sides are reconciled step by step below rather than against each other.</p>")
 
 
 def records_section(summary: dict) -> str:
@@ -214,20 +218,25 @@ def dedupe_section(summary: dict) -> str:
     if not found["available"]:
         return "<h2>Duplicate patients merged</h2>" + unavailable("The de-duplication report (dedupe.json)")
     rows = [row([cell(escape(m["survivor_source_id"]), True), cell(escape(m["merged_source_id"]), True),
-                 cell(escape(m["matched_on"]), True)]) for m in found["merges"]]
+                 cell(escape(m["matched_on"]), True)]) for m in found["merges"][:MAX_TABLE_ROWS]]
+    more = ""
+    if found["count"] > MAX_TABLE_ROWS:
+        target = summary["links"].get("dedupe_csv")
+        where = f'<a href="{escape(target)}" data-link="dedupe_csv">dedupe.csv</a>' if target else "dedupe.csv"
+        more = f"<p>The first {MAX_TABLE_ROWS:,} are shown; all of them are in {where} and the JSON summary.</p>"
     return ("<h2>Duplicate patients merged</h2>"
             f"<p>{metric('dedupe.merges', found['count'])} patient records were merged into another with the "
             "same email; the Pipedrive person keeps both PracticeHub IDs.</p>"
-            + table(["kept (PracticeHub ID)", "merged into it", "matched on"], rows, "dedupe", 3))
+            + table(["kept (PracticeHub ID)", "merged into it", "matched on"], rows, "dedupe", 3) + more)
 
 
 def skips_section(summary: dict) -> str:
     skips = summary["skips"]
     if not skips["available"]:
         return "<h2>Skipped records</h2>" + unavailable("The skip file (skipped.jsonl)")
-    rows = [row([cell("mapper" if s["stage"] == "transform" else "target", True), cell(escape(s["stream"]), True),
+    rows = [row([cell("mapper" if s["origin"] == "transform" else "target", True), cell(escape(s["stream"]), True),
                  cell(f"<code>{escape(s['reason'])}</code>", True),
-                 cell(metric(f"skips.{s['stage']}.{s['stream']}.{s['reason']}", s["count"]))])
+                 cell(metric(f"skips.{s['origin']}.{s['stream']}.{s['reason']}", s["count"]))])
             for s in skips["by_stream_reason"]]
     return ("<h2>Skipped records</h2>"
             f"<p>{metric('skips.total', skips['total'])} records were skipped; each is listed with its reason "

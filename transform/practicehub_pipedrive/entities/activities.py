@@ -11,6 +11,8 @@ if t.TYPE_CHECKING:
     from practicehub_pipedrive.mapping import StreamPlan
     from practicehub_pipedrive.transformer import Transformer
 
+READS = frozenset({"appointment_id", "patient_id", "type", "status", "send_at", "channel"})
+
 
 def build(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, dict]]:
     sid = source_id(plan.name, record)

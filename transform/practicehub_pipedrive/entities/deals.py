@@ -18,6 +18,8 @@ if t.TYPE_CHECKING:
     from practicehub_pipedrive.mapping import StreamPlan
     from practicehub_pipedrive.transformer import Transformer
 
+READS = frozenset({"patient_id", "appointment_type_id", "status", "start", "created"})
+
 DEFAULT_PIPELINE = "Appointments"
 
 
@@ -45,7 +47,6 @@ def build(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, d
     rule = plan.extra.get("status_map", {}).get(status)
     if rule is None:
         raise BadValue("unknown_status", f"status {status!r} is not in the mapping's status_map")
-    start_field = f"{plan.name}.{plan.targets().get('expected_close_date', 'start')}"
     start_utc = run.clock.iso_utc(record.get("start"), f"{plan.name}.start")
     if start_utc is None:
         raise BadValue("missing_date", f"{plan.name}.start is empty")
@@ -72,7 +73,8 @@ def build(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, d
         "stage": rule.get("stage") if "stage" in values else None,
         "status": deal_status,
         "lost_reason": rule.get("lost_reason") if deal_status == "lost" else None,
-        "expected_close_date": run.clock.local_date(start, start_field) if "expected_close_date" in values else None,
+        # The clinic's calendar date (start was validated above).
+        "expected_close_date": start[:10] if "expected_close_date" in values else None,
         "close_time": won_time or lost_time,
         "won_time": won_time,
         "lost_time": lost_time,

@@ -11,6 +11,9 @@ if t.TYPE_CHECKING:
     from practicehub_pipedrive.mapping import StreamPlan
     from practicehub_pipedrive.transformer import Transformer
 
+READS = frozenset({"patient_id", "file_name", "local_path", "download_error", "entity_type", "entity_id",
+                   "mime_type", "downloaded_size", "size", "sha256"})
+
 
 def build(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, dict]]:
     sid = source_id(plan.name, record)

@@ -14,6 +14,11 @@ if t.TYPE_CHECKING:
     from practicehub_pipedrive.mapping import StreamPlan
     from practicehub_pipedrive.transformer import Transformer
 
+READS = frozenset({"patient_id", "appointment_id", "practitioner_id", "created", "data", "type", "state",
+                   "number", "status", "total", "invoice_id", "amount", "payment_type_id", "service", "note",
+                   "name", "sessions_used", "sessions_total", "price", "expires", "goals", "start_date",
+                   "end_date", "answers", "completed", "form_name"})
+
 
 def _deal_of(run: Transformer, appointment_id: object) -> str | None:
     if appointment_id is not None and str(appointment_id) in run.reference.appointments:

@@ -11,6 +11,8 @@ if t.TYPE_CHECKING:
     from practicehub_pipedrive.mapping import StreamPlan
     from practicehub_pipedrive.transformer import Transformer
 
+READS: frozenset[str] = frozenset()  # record fields read directly (the rest come through the plan)
+
 
 def address(values: dict, prefix: str) -> dict | None:
     street = ", ".join(part for part in (text(values.get(f"{prefix}.street")),

@@ -14,6 +14,8 @@ if t.TYPE_CHECKING:
     from practicehub_pipedrive.mapping import StreamPlan
     from practicehub_pipedrive.transformer import Transformer
 
+READS = frozenset({"custom_fields"})  # record fields read directly (the rest come through the plan)
+
 
 def _labelled(values: dict, prefix: str, plan: StreamPlan, check=None) -> list[dict]:
     """`emails`/`phones` items in mapping order; the first is primary."""
