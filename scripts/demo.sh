@@ -33,12 +33,12 @@ echo "PracticeHub sandbox (demo practice, $rate req/s) at $base_url"
 export PRACTICEHUB_BASE_URL="$base_url"
 export PRACTICEHUB_API_KEYS="[\"$api_key\"]"
 export PRACTICEHUB_APP_DETAILS="practicehub-demo=demo@example.com"
-export TAP_PRACTICEHUB_REQUESTS_PER_SECOND="$rate"
+export MELTANO_ENVIRONMENT=demo  # requests_per_second: 20 (meltano.yml)
 
 rm -rf output/jsonl
 mkdir -p output/jsonl
 meltano install
-meltano run tap-practicehub target-jsonl
+meltano run --full-refresh tap-practicehub target-jsonl  # a fresh full extraction every time
 
 echo
 echo "Output: $root/output/jsonl (one .jsonl file per stream)"

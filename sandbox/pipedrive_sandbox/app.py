@@ -19,6 +19,8 @@ MAX_UPLOAD_BYTES = 100 * 1024 * 1024
 LOOPBACK = ("127.0.0.1", "::1")
 SEARCH_PATHS = ("/search", "/itemSearch")
 OVER_LIMIT = "Request over limit"
+CLOUDFLARE_PAGE = ("<!DOCTYPE html><html><head><title>Attention Required! | Cloudflare</title></head><body>"
+                   "<h1>Sorry, you have been blocked</h1><p>Error 1015: You are being rate limited.</p></body></html>")
 
 
 def create_app(account: Account) -> Flask:
@@ -57,6 +59,10 @@ def create_app(account: Account) -> Flask:
         decision = account.limiter.check(token, cost, search=any(p in path for p in SEARCH_PATHS))
         g.limit_headers = decision.headers
         if not decision.allowed:
+            threshold = account.settings.cloudflare_after
+            if threshold and decision.refused_in_a_row > threshold:
+                g.limit_headers = {}
+                return Response(CLOUDFLARE_PAGE, status=403, mimetype="text/html")
             raise ApiError(429, OVER_LIMIT)
         g.cost = cost
         return None

@@ -65,12 +65,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     signal.signal(signal.SIGTERM, _interrupt)
     print(f"pipedrive-sandbox listening on {server.base_url}", flush=True)
+    server.start()
     try:
-        server.serve_forever()
+        while server.thread.is_alive():
+            server.thread.join(timeout=0.5)
     except KeyboardInterrupt:
         pass
     finally:
-        server.store.close()
+        server.stop()
     return 0
 
 

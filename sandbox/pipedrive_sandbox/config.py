@@ -27,6 +27,8 @@ class Settings:
     fault_stall: float = 0.0
     stall_seconds: float = 5.0
     rate_limits: bool = True  # False switches burst and budget checks off (headers still sent)
+    # After this many 429s in a row, a token gets Cloudflare's 403 HTML page instead (0: never).
+    cloudflare_after: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -37,6 +39,8 @@ class Settings:
             raise ValueError(f"unknown plan {self.plan!r}; choose one of {', '.join(BURST_LIMITS)}")
         if self.seats < 1:
             raise ValueError("seats must be at least 1")
+        if self.cloudflare_after < 0:
+            raise ValueError("cloudflare_after must be 0 (off) or more")
         if self.time_scale <= 0:
             raise ValueError("time_scale must be positive")
         for name in ("fault_5xx", "fault_429", "fault_drop", "fault_stall"):

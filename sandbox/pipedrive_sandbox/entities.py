@@ -40,8 +40,14 @@ def _check_references(store: Store, entity: str, body: dict[str, Any]) -> None:
 
 
 def prepare(store: Store, entity: str, body: dict[str, Any], current: dict[str, Any] | None,
-            acting_user: dict[str, Any]) -> dict[str, Any]:
-    """Validate a create (current None) or update body and return the full record to store."""
+            acting_user: dict[str, Any], allowed: set[str] | None = None) -> dict[str, Any]:
+    """Validate a create (current None) or update body and return the full record to store.
+
+    Keys the operation's schema does not list (`allowed`), such as `add_time` on a v2 deal, are
+    ignored as Pipedrive ignores them: never stored, never echoed back.
+    """
+    if isinstance(body, dict) and allowed is not None:
+        body = {k: v for k, v in body.items() if k in allowed}
     if not isinstance(body, dict):
         raise bad_request("Request body must be a JSON object")
     if current is None and entity in REQUIRED:

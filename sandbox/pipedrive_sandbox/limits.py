@@ -16,6 +16,7 @@ class Decision:
     allowed: bool
     reason: str  # "", "burst", "search_burst" or "daily"
     headers: dict[str, str]
+    refused_in_a_row: int = 0  # this token's consecutive refusals, this one included
 
 
 class RateLimiter:
@@ -27,6 +28,7 @@ class RateLimiter:
         self.started = clock()
         self.day_index = 0
         self.tokens_used = 0
+        self.refusals: dict[str, int] = defaultdict(int)
 
     def _roll_day(self, now: float) -> None:
         day = int((now - self.started) // self.settings.day_seconds)
@@ -37,6 +39,7 @@ class RateLimiter:
     def reset(self) -> None:
         with self.lock:
             self.windows.clear()
+            self.refusals.clear()
             self.tokens_used = 0
             self.started = self.clock()
             self.day_index = 0
@@ -67,6 +70,9 @@ class RateLimiter:
             if not reason:
                 window.append(now)
                 self.tokens_used += cost
+                self.refusals[token_key] = 0
+            else:
+                self.refusals[token_key] += 1
             remaining_window = max(limit - len(window), 0)
             reset_in = settings.window_seconds - (now - window[0]) if window else settings.window_seconds
             day_left = settings.day_seconds - ((now - self.started) % settings.day_seconds)
@@ -79,7 +85,8 @@ class RateLimiter:
                 "x-daily-ratelimit-token-limit": str(budget),
                 "x-daily-ratelimit-token-remaining": str(daily_left),
             }
-            return Decision(allowed=not reason, reason=reason, headers=headers)
+            return Decision(allowed=not reason, reason=reason, headers=headers,
+                            refused_in_a_row=self.refusals[token_key])
 
 
 def seconds_header(seconds: float, time_scale: float) -> str:

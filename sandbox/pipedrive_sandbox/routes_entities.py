@@ -121,7 +121,8 @@ def _register_entity(app: Flask, account: Account, entity: str) -> None:
         body = json_body()
         validate_body(catalog, "v2", "POST", f"/{entity}", body)
         with store.lock:
-            record = prepare(store, entity, body, None, current_user())
+            allowed = catalog.request_properties("v2", "POST", f"/{entity}")
+            record = prepare(store, entity, body, None, current_user(), allowed)
             store.insert(entity, record)
         return ok(present(store, catalog, entity, record))
 
@@ -130,7 +131,8 @@ def _register_entity(app: Flask, account: Account, entity: str) -> None:
         body = json_body()
         validate_body(catalog, "v2", "PATCH", f"/{entity}/{{id}}", body)
         with store.lock:
-            record = prepare(store, entity, body, visible_record(id), current_user())
+            allowed = catalog.request_properties("v2", "PATCH", f"/{entity}/{{id}}")
+            record = prepare(store, entity, body, visible_record(id), current_user(), allowed)
             store.save(entity, record)
         return ok(present(store, catalog, entity, record))
 

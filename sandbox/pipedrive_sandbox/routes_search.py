@@ -10,6 +10,7 @@ from .account import Account
 from .app import api_route, current_user, decode_cursor, encode_cursor, int_arg
 from .errors import bad_request, ok
 from .fields import SEARCHABLE_TYPES, custom_fields_of
+from .search_index import like_pattern
 from .visibility import can_see
 
 MAX_SEARCH_LIMIT = 100
@@ -19,17 +20,6 @@ NAMED = {"person": ("persons", "name"), "organization": ("organizations", "name"
 
 def _flag(name: str) -> bool:
     return request.args.get(name, "false").lower() in ("1", "true")
-
-
-def _matches(value: Any, term: str, exact: bool, mode: str = "middle") -> bool:
-    if value is None or isinstance(value, dict | list):
-        return False
-    text, needle = str(value).lower(), term.lower()
-    if exact or mode == "exact":
-        return text == needle
-    if mode == "beginning":
-        return text.startswith(needle)
-    return needle in text
 
 
 def _term() -> tuple[str, bool]:
@@ -59,9 +49,15 @@ def _custom_text(record: dict[str, Any], custom: dict[str, dict]) -> list[str]:
 def register(app: Flask, account: Account) -> None:
     store = account.store
 
-    def visible(entity: str) -> list[dict[str, Any]]:
+    def matching(entity: str, fields: list[str], term: str, mode: str) -> list[dict[str, Any]]:
+        """Live records visible to the caller with a term matching in one of `fields`, by id."""
         user = current_user()
-        return [r for r in store.all(entity) if can_see(user, r)]
+        ids = store.search(entity, fields, term if mode == "exact" else like_pattern(term, mode), mode == "exact")
+        records = (store.get(entity, record_id) for record_id in ids)
+        return [r for r in records if r is not None and can_see(user, r)]
+
+    def searchable_codes(family: str) -> list[str]:
+        return [code for code, f in custom_fields_of(store, family).items() if f["field_type"] in SEARCHABLE_TYPES]
 
     def organization_ref(org_id: int | None) -> dict[str, Any] | None:
         org = store.get("organizations", org_id) if org_id else None
@@ -76,21 +72,21 @@ def register(app: Flask, account: Account) -> None:
             raise bad_request(f"fields must be among {', '.join(PERSON_FIELDS)}")
         org_filter = int_arg("organization_id")
         custom = custom_fields_of(store, "person")
+        index_fields = [f for f in wanted if f != "custom_fields"]
+        if "custom_fields" in wanted:
+            index_fields += searchable_codes("person")
         hits = []
-        for person in visible("persons"):
+        for person in matching("persons", index_fields, term, "exact" if exact else "middle"):
             if org_filter is not None and person.get("org_id") != org_filter:
                 continue
             emails = [e.get("value") for e in person.get("emails") or []]
             phones = [p.get("value") for p in person.get("phones") or []]
-            candidates = {"name": [person.get("name")], "email": emails, "phone": phones,
-                          "notes": [person.get("notes")], "custom_fields": _custom_text(person, custom)}
-            if any(_matches(v, term, exact) for f in wanted for v in candidates[f]):
-                hits.append({"result_score": 1.0 if exact else 0.5, "item": {
-                    "id": person["id"], "type": "person", "name": person.get("name"), "phones": phones,
-                    "emails": emails, "visible_to": person.get("visible_to"), "owner": {"id": person.get("owner_id")},
-                    "organization": organization_ref(person.get("org_id")),
-                    "custom_fields": _custom_text(person, custom), "notes": [],
-                }})
+            hits.append({"result_score": 1.0 if exact else 0.5, "item": {
+                "id": person["id"], "type": "person", "name": person.get("name"), "phones": phones,
+                "emails": emails, "visible_to": person.get("visible_to"), "owner": {"id": person.get("owner_id")},
+                "organization": organization_ref(person.get("org_id")),
+                "custom_fields": _custom_text(person, custom), "notes": [],
+            }})
         page, cursor = _page(hits)
         return ok({"items": page}, {"next_cursor": cursor})
 
@@ -99,13 +95,12 @@ def register(app: Flask, account: Account) -> None:
         term, exact = _term()
         custom = custom_fields_of(store, "organization")
         hits = []
-        for org in visible("organizations"):
-            if _matches(org.get("name"), term, exact) or any(_matches(v, term, exact)
-                                                              for v in _custom_text(org, custom)):
-                hits.append({"result_score": 1.0 if exact else 0.5, "item": {
-                    "id": org["id"], "type": "organization", "name": org["name"],
-                    "address": (org.get("address") or {}).get("value"), "visible_to": org.get("visible_to"),
-                    "owner": {"id": org.get("owner_id")}, "custom_fields": _custom_text(org, custom), "notes": []}})
+        for org in matching("organizations", ["name", *searchable_codes("organization")], term,
+                            "exact" if exact else "middle"):
+            hits.append({"result_score": 1.0 if exact else 0.5, "item": {
+                "id": org["id"], "type": "organization", "name": org["name"],
+                "address": (org.get("address") or {}).get("value"), "visible_to": org.get("visible_to"),
+                "owner": {"id": org.get("owner_id")}, "custom_fields": _custom_text(org, custom), "notes": []}})
         page, cursor = _page(hits)
         return ok({"items": page}, {"next_cursor": cursor})
 
@@ -114,15 +109,13 @@ def register(app: Flask, account: Account) -> None:
         term, exact = _term()
         custom = custom_fields_of(store, "deal")
         hits = []
-        for deal in visible("deals"):
-            if _matches(deal.get("title"), term, exact) or any(_matches(v, term, exact)
-                                                                for v in _custom_text(deal, custom)):
-                hits.append({"result_score": 1.0 if exact else 0.5, "item": {
-                    "id": deal["id"], "type": "deal", "title": deal["title"], "value": deal.get("value"),
-                    "currency": deal.get("currency"), "status": deal.get("status"),
-                    "visible_to": deal.get("visible_to"), "owner": {"id": deal.get("owner_id")},
-                    "stage": {"id": deal.get("stage_id")}, "person": None, "organization": None,
-                    "custom_fields": _custom_text(deal, custom), "notes": []}})
+        for deal in matching("deals", ["title", *searchable_codes("deal")], term, "exact" if exact else "middle"):
+            hits.append({"result_score": 1.0 if exact else 0.5, "item": {
+                "id": deal["id"], "type": "deal", "title": deal["title"], "value": deal.get("value"),
+                "currency": deal.get("currency"), "status": deal.get("status"),
+                "visible_to": deal.get("visible_to"), "owner": {"id": deal.get("owner_id")},
+                "stage": {"id": deal.get("stage_id")}, "person": None, "organization": None,
+                "custom_fields": _custom_text(deal, custom), "notes": []}})
         page, cursor = _page(hits)
         return ok({"items": page}, {"next_cursor": cursor})
 
@@ -148,11 +141,10 @@ def register(app: Flask, account: Account) -> None:
         elif field_key != name_key:
             raise bad_request(f"Unknown or unsearchable field: {field_key}")
         hits = []
-        for record in visible(entity):
+        for record in matching(entity, [field_key], term, match):
             value = record.get(name_key) if field_key == name_key else (record.get("custom_fields") or {}).get(field_key)
             if isinstance(value, dict):
                 value = value.get("value")
-            if _matches(value, term, False, match):
-                hits.append({"id": record["id"], "name": record.get(name_key), field_key: value})
+            hits.append({"id": record["id"], "name": record.get(name_key), field_key: value})
         page, cursor = _page(hits)
         return ok(page, {"next_cursor": cursor})

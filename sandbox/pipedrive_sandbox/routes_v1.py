@@ -199,6 +199,9 @@ def register(app: Flask, account: Account) -> None:
         page, additional = _v1_page(store.all("files"))
         return ok([file_view(f) for f in page], additional)
 
+    for entity, link in (("deals", "deal_id"), ("persons", "person_id"), ("organizations", "org_id")):
+        _register_item_files(app, account, entity, link, file_view)
+
     @api_route(app, "v1", "GET", "/files/{id}")
     def get_file(id: int):  # noqa: A002
         return ok(file_view(live_file(id)))
@@ -283,6 +286,18 @@ def register(app: Flask, account: Account) -> None:
     # --- v1 field lists (for numeric ids) and bulk delete ---------------------------------------
     for family in ("person", "organization", "deal"):
         _register_v1_fields(app, account, family)
+
+
+def _register_item_files(app: Flask, account: Account, entity: str, link: str, file_view) -> None:
+    """GET /v1/{deals|persons|organizations}/{id}/files: the live files attached to one item."""
+
+    @api_route(app, "v1", "GET", f"/{entity}/{{id}}/files")
+    def item_files(id: int):  # noqa: A002
+        if account.store.get(entity, id) is None:
+            raise not_found(entity[:-1].capitalize())
+        rows = [f for f in account.store.all("files") if f.get(link) == id]
+        page, additional = _v1_page(rows)
+        return ok([file_view(f) for f in page], additional)
 
 
 def v1_field(field: dict[str, Any], order_nr: int) -> dict[str, Any]:

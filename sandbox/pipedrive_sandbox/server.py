@@ -69,6 +69,7 @@ class SandboxServer:
                                     clear_untrusted_proxy_headers=True, ident="pipedrive-sandbox",
                                     asyncore_loop_timeout=LOOP_TIMEOUT)
         self.thread: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     @property
     def port(self) -> int:
@@ -79,7 +80,11 @@ class SandboxServer:
         return f"http://{HOST}:{self.port}"
 
     def serve_forever(self) -> None:
-        self.server.run()
+        """Serve until stop(): one short poll at a time, so no other thread ever closes our descriptors."""
+        server = self.server
+        while not self._stopping.is_set():
+            server.asyncore.loop(timeout=LOOP_TIMEOUT, map=server._map, use_poll=server.adj.asyncore_use_poll,
+                                 count=1)
 
     def start(self) -> SandboxServer:
         self.thread = threading.Thread(target=self.serve_forever, name=f"pipedrive-sandbox-{self.port}", daemon=True)
@@ -87,18 +92,11 @@ class SandboxServer:
         return self
 
     def stop(self) -> None:
-        # The serving loop ends once its map is empty; close every channel from inside that loop.
-        channels = self.server._map
-
-        def close_all() -> None:
-            for channel in list(channels.values()):
-                channel.close()
-
-        if self.thread and self.thread.is_alive():
-            self.server.trigger.pull_trigger(close_all)
-        else:
-            close_all()
-        self.server.task_dispatcher.shutdown(timeout=1)
+        """Stop polling, let in-flight requests finish, then close every socket and the database."""
+        self._stopping.set()
         if self.thread:
-            self.thread.join(timeout=5)
+            self.thread.join(timeout=10)
+        self.server.task_dispatcher.shutdown(timeout=5)
+        for channel in list(self.server._map.values()):
+            channel.close()
         self.store.close()

@@ -109,6 +109,11 @@ class SpecCatalog:
             return None
         return operation["requestBody"].get("content", {}).get(content_type, {}).get("schema")
 
+    def request_properties(self, version: str, method: str, path: str) -> set[str] | None:
+        """Keys the operation's JSON body may carry (None without specs: accept any)."""
+        schema = self.body_schema(version, method, path)
+        return set(merged_properties(schema)) if schema else None
+
     def response_properties(self, version: str, method: str, path: str) -> dict[str, dict]:
         """Top-level properties of `data` (or of its items) in the 200 response."""
         key = ("resp", version, method, path)

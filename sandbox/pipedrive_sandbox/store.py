@@ -12,6 +12,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from .search_index import SEARCHED_ENTITIES, search_terms
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sequences (entity TEXT PRIMARY KEY, last_id INTEGER NOT NULL);
@@ -24,6 +26,10 @@ CREATE TABLE IF NOT EXISTS records (
 CREATE INDEX IF NOT EXISTS records_live ON records (entity, deleted, id);
 CREATE TABLE IF NOT EXISTS blobs (file_id INTEGER PRIMARY KEY, content BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS tokens (token TEXT PRIMARY KEY, user_id INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS search_terms (entity TEXT NOT NULL, id INTEGER NOT NULL, field TEXT NOT NULL,
+                                         value TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS search_by_value ON search_terms (entity, field, value);
+CREATE INDEX IF NOT EXISTS search_by_record ON search_terms (entity, id);
 """
 
 # Entities kept in `records`; fields are records too, one entity name per field family.
@@ -95,6 +101,28 @@ class Store:
             (entity, data["id"], json.dumps(data, sort_keys=True), data.get("owner_id"), data.get("visible_to"),
              1 if data.get("is_deleted") else 0, data.get("add_time"), data.get("update_time")),
         )
+        if entity in SEARCHED_ENTITIES:
+            self.db.execute("DELETE FROM search_terms WHERE entity=? AND id=?", (entity, data["id"]))
+            self.db.executemany("INSERT INTO search_terms (entity, id, field, value) VALUES (?, ?, ?, ?)",
+                                [(entity, data["id"], f, v) for f, v in search_terms(entity, data)])
+
+    def search(self, entity: str, fields: list[str] | None, pattern: str, exact: bool) -> list[int]:
+        """Ids of live records with a term matching `pattern` (LIKE, or equality when exact), by id."""
+        sql = "SELECT DISTINCT id FROM search_terms WHERE entity=?"
+        args: list[Any] = [entity]
+        if fields is not None:
+            if not fields:
+                return []
+            sql += f" AND field IN ({','.join('?' * len(fields))})"
+            args += fields
+        if exact:
+            sql += " AND value = ?"
+            args.append(pattern.lower())
+        else:
+            sql += " AND value LIKE ? ESCAPE '\\'"
+            args.append(pattern)
+        with self.lock:
+            return [row[0] for row in self.db.execute(sql + " ORDER BY id", args).fetchall()]
 
     def get(self, entity: str, record_id: Any, include_deleted: bool = False) -> dict[str, Any] | None:
         sql = "SELECT data FROM records WHERE entity=? AND id=?" + ("" if include_deleted else " AND deleted=0")

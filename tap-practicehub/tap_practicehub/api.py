@@ -24,6 +24,8 @@ RETRIABLE_EXCEPTIONS = (
     requests.exceptions.ChunkedEncodingError,
 )
 
+WORKERS_PER_KEY = 1
+
 
 class AuthenticationError(FatalAPIError):
     """PracticeHub refused the credentials: retrying cannot help."""
@@ -87,9 +89,12 @@ class PracticeHubAPI:
         # A paced worker waking from its sleep must get the interpreter now, not after the main thread's
         # 5 ms slice: otherwise sends drift by milliseconds, which matters at time-scaled rates.
         sys.setswitchinterval(min(sys.getswitchinterval(), 0.0005))
+        # Two workers per key: a key's next request may leave while the previous answer is still on its
+        # way (the pacer still spaces the sends), so server latency does not eat into the allowance.
         self._workers = [
-            threading.Thread(target=self._work, args=(index,), name=f"practicehub-{key_label(index)}", daemon=True)
+            threading.Thread(target=self._work, args=(index,), name=f"practicehub-{key_label(index)}-{n}", daemon=True)
             for index in range(len(self._keys))
+            for n in range(WORKERS_PER_KEY)
         ]
         for worker in self._workers:
             worker.start()
@@ -171,6 +176,8 @@ class PracticeHubAPI:
                     retry_after = _retry_after_seconds(response)
                     delay = retry_after if retry_after is not None else self._backoff(attempt, pacer)
                     pacer.hold(delay)
+                    margin = pacer.refused()
+                    self.logger.info("%s: pacing margin now %.0f%% after a 429", label, margin * 100)
                     reason = "HTTP 429" + (f" (Retry-After {retry_after:g} s)" if retry_after is not None else "")
                 elif status in (401, 403):
                     self._count(str(status))

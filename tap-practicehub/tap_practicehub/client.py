@@ -8,6 +8,7 @@ import typing as t
 from concurrent.futures import Future
 from importlib import resources
 
+from singer_sdk import SchemaDirectory, StreamSchema
 from singer_sdk.exceptions import FatalAPIError
 from singer_sdk.streams import RESTStream
 
@@ -43,9 +44,7 @@ class PracticeHubStream(RESTStream):
     def path(self) -> str:  # type: ignore[override]
         return f"/{self.name}"
 
-    @property
-    def schema_filepath(self):  # type: ignore[override]
-        return SCHEMAS_DIR / f"{self.name}.json"
+    schema = StreamSchema(SchemaDirectory(SCHEMAS_DIR))  # schemas/<stream name>.json
 
     @property
     def api(self) -> PracticeHubAPI:

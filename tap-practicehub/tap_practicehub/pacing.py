@@ -6,6 +6,8 @@ import threading
 import time
 from collections.abc import Callable
 
+MAX_MARGIN = 0.25
+
 
 class KeyPacer:
     """Spaces one API key's requests evenly; every stream and thread using the key shares this one pacer.
@@ -23,7 +25,9 @@ class KeyPacer:
     ) -> None:
         if rate <= 0:
             raise ValueError("rate must be > 0 requests per second")
-        self.interval = (1.0 / rate) * (1.0 + margin)
+        self.base_interval = 1.0 / rate
+        self.margin = margin
+        self.interval = self.base_interval * (1.0 + margin)
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
@@ -40,6 +44,17 @@ class KeyPacer:
             # one interval, whatever the scheduler did.
             self._next_slot = self._clock() + self.interval
         return max(delay, 0.0)
+
+    def refused(self) -> float:
+        """The server said 429 although we paced: its clock is noisier than our margin, so widen it.
+
+        Doubles the margin (at least 2%, at most ``MAX_MARGIN``); returns the new margin. A run thus
+        settles after a refusal or two at the spacing this server needs.
+        """
+        with self._lock:
+            self.margin = min(MAX_MARGIN, max(0.02, self.margin * 2))
+            self.interval = self.base_interval * (1.0 + self.margin)
+            return self.margin
 
     def hold(self, seconds: float) -> None:
         """Push this key's next slot at least ``seconds`` from now (after a 429 told us to wait)."""

@@ -7,6 +7,7 @@ import random
 import re
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,9 @@ LOGGER = logging.getLogger("target_pipedrive.client")
 BURST_LIMITS = {"lite": 20, "growth": 40, "premium": 100, "ultimate": 120}
 PLAN_MULTIPLIERS = {"lite": 1, "growth": 2, "premium": 5, "ultimate": 7}
 DAILY_TOKENS_PER_SEAT = 30_000
+
+
+MAX_WINDOW_SECONDS = 10.0  # a longer reset is the daily budget's, not the burst window's
 
 
 def daily_budget(plan: str, seats: int) -> int:
@@ -59,42 +63,62 @@ class CallStats:
 
 
 class BurstPacer:
-    """Keeps requests inside the rolling burst window using the last response's headers."""
+    """Keeps requests inside the rolling burst window.
+
+    Counts its own sends over the window like the server does, with the limit from
+    `x-ratelimit-limit` and the window length learned from `x-ratelimit-reset` (the longest reset
+    seen is the window; Pipedrive's is 2 s). `remaining == 0` or a 429 blocks until the reset.
+    """
+
+    SAFETY = 0.97  # leave a few slots for clock and network jitter between us and the server
 
     def __init__(self, limit: int, window_seconds: float = 2.0) -> None:
         self.limit = limit
         self.window_seconds = window_seconds
+        self._learned_window = 0.0
         self._lock = threading.Lock()
-        self._remaining: float | None = None
-        self._reset_at = 0.0
-        self._in_flight = 0
+        self._sent: deque[float] = deque()
+        self._blocked_until = 0.0
+
+    def _capacity(self) -> int:
+        return max(int(self.limit * self.SAFETY), 1)
 
     def acquire(self) -> None:
         while True:
             with self._lock:
                 now = time.monotonic()
-                if self._remaining is not None and now >= self._reset_at:
-                    self._remaining = None  # the window rolled over: trust the next answer
-                if self._remaining is None or self._remaining - self._in_flight > 0:
-                    self._in_flight += 1
+                while self._sent and now - self._sent[0] >= self.window_seconds:
+                    self._sent.popleft()
+                if self._blocked_until > now:
+                    wait = self._blocked_until - now
+                elif len(self._sent) < self._capacity():
+                    self._sent.append(now)
                     return
-                wait = max(self._reset_at - now, 0.005)
-            time.sleep(min(wait, self.window_seconds))
+                else:
+                    wait = self._sent[0] + self.window_seconds - now
+            time.sleep(min(max(wait, 0.001), self.window_seconds))
 
     def release(self, headers: requests.structures.CaseInsensitiveDict | None) -> None:
+        if not headers:
+            return
+        limit = _as_float(headers.get("x-ratelimit-limit"))
+        remaining = _as_float(headers.get("x-ratelimit-remaining"))
+        reset = _as_float(headers.get("x-ratelimit-reset"))
         with self._lock:
-            self._in_flight = max(self._in_flight - 1, 0)
-            if not headers:
-                return
-            remaining = _as_float(headers.get("x-ratelimit-remaining"))
-            reset = _as_float(headers.get("x-ratelimit-reset"))
-            if remaining is not None:
-                self._remaining = remaining
-                self._reset_at = time.monotonic() + (reset if reset is not None else self.window_seconds)
+            if limit:
+                self.limit = int(limit)
+            if reset is not None and self._learned_window < reset <= MAX_WINDOW_SECONDS:
+                self._learned_window = reset
+                self.window_seconds = reset
+            if remaining is not None and remaining <= 0 and reset is not None:
+                self._blocked_until = max(self._blocked_until, time.monotonic() + reset)
 
     def back_off_until_reset(self, headers: requests.structures.CaseInsensitiveDict) -> float:
         reset = _as_float(headers.get("x-ratelimit-reset"))
-        return reset if reset is not None else self.window_seconds
+        wait = reset if reset is not None else self.window_seconds
+        with self._lock:
+            self._blocked_until = max(self._blocked_until, time.monotonic() + wait)
+        return wait
 
 
 def _as_float(value: str | None) -> float | None:

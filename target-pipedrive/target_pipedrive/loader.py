@@ -186,6 +186,10 @@ class Loader:
                 pipedrive_id = sink.create(payload)
             except AmbiguousWrite:
                 pipedrive_id = sink.find_existing(record, payload) or sink.create(payload)
+            except BudgetExhausted:
+                # Refused before or instead of the create: nothing landed, so no lookup is needed later.
+                self.ledger.forget_pending(stream, source_id)
+                raise
             self._created(sink, source_id, pipedrive_id, sent)
         except SkipRecord as exc:
             self.ledger.forget_pending(stream, source_id)

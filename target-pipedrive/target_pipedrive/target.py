@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-
-import click
 from pathlib import Path
 
+import click
 from singer_sdk import Sink
 from singer_sdk.target_base import Target
 
@@ -68,6 +67,14 @@ class TargetPipedrive(Target):
                 f"stream {stream_name!r} is not part of the contract ({', '.join(SINKS)})"
             )
         return SINKS[stream_name]
+
+    def _write_state_message(self, state: dict) -> None:
+        # STATE covers every record read so far: hold it while children still wait for a parent
+        # (they are not in the ledger yet); the end-of-pipe drain sends the latest one.
+        if self._loader is not None and any(self._loader.waiting.values()):
+            self.logger.info("holding STATE: records still wait for their parents")
+            return
+        super()._write_state_message(state)
 
     def process_endofpipe(self) -> None:
         # Drain and resolve children still waiting for a parent before the final STATE goes out.

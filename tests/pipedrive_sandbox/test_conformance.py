@@ -110,6 +110,9 @@ def test_files_conform(pipedrive_sandbox, conformance):
     uploaded = check(sandbox.request("POST", "/api/v1/files", files={"file": ("x.txt", b"hello", "text/plain")},
                                      data={"person_id": "1"})).json()["data"]
     check(sandbox.get("/api/v1/files"))
+    attached = check(sandbox.get("/api/v1/persons/1/files")).json()["data"]
+    assert [f["id"] for f in attached] == [uploaded["id"]]
+    assert check(sandbox.get("/api/v1/deals/1/files")).json()["data"] == []
     check(sandbox.get(f"/api/v1/files/{uploaded['id']}"))
     check(sandbox.get(f"/api/v1/files/{uploaded['id']}/download"))
     check(sandbox.request("DELETE", f"/api/v1/files/{uploaded['id']}"))

@@ -153,3 +153,12 @@ def test_users_me_find_and_list(pipedrive_sandbox):
     assert len(users) >= 3 and sum(u["is_you"] for u in users) == 1
     types = sandbox.get("/api/v1/activityTypes").json()["data"]
     assert "task" in {t["key_string"] for t in types}
+
+
+def test_keys_the_spec_does_not_list_are_ignored(pipedrive_sandbox):
+    deal = pipedrive_sandbox.request("POST", "/api/v2/deals", json={
+        "title": "Old deal", "add_time": "2015-01-01T00:00:00Z", "made_up": 1}).json()["data"]
+    assert deal["add_time"] != "2015-01-01T00:00:00Z" and "made_up" not in deal
+    person = pipedrive_sandbox.request("POST", "/api/v2/persons", json={
+        "name": "Old person", "add_time": "2015-01-01T00:00:00Z"}).json()["data"]
+    assert person["add_time"] == "2015-01-01T00:00:00Z"

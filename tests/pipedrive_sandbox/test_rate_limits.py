@@ -143,3 +143,13 @@ def test_bad_runtime_config_is_refused(pipedrive_sandbox):
     assert response.status_code == 400
     response = pipedrive_sandbox.http.patch(f"{pipedrive_sandbox.base_url}/_sandbox/config", json={"nope": 1})
     assert response.status_code == 400
+
+
+def test_hammering_after_429_gets_cloudflare_403_when_enabled(pipedrive_sandbox_factory):
+    sandbox = pipedrive_sandbox_factory(daily_budget=2)
+    sandbox.configure(cloudflare_after=3, time_scale=1.0)
+    assert sandbox.get("/api/v1/users/me").status_code == 200  # spends the whole budget
+    statuses = [sandbox.get("/api/v1/users/me").status_code for _ in range(5)]
+    assert statuses == [429, 429, 429, 403, 403]
+    blocked = sandbox.get("/api/v1/users/me")
+    assert blocked.headers["content-type"].startswith("text/html") and "Cloudflare" in blocked.text

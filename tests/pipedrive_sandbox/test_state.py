@@ -97,3 +97,30 @@ def _non_loopback_address() -> str | None:
     except OSError:
         return None
     return None if address.startswith("127.") else address
+
+
+def test_users_file_and_fixture_file(pipedrive_sandbox_factory, tmp_path):
+    import json
+
+    users = tmp_path / "users.json"
+    users.write_text(json.dumps([{"name": "Dr Admin", "email": "boss@clinic.test", "role": "admin"},
+                                 {"name": "Dr Who", "email": "who@clinic.test"}]))
+    fixture = tmp_path / "fixture.json"
+    fixture.write_text(json.dumps({
+        "pipelines": [{"name": "Care", "stages": ["Booked", "Seen"]}],
+        "fields": {"person": [{"field_name": "Source", "field_type": "enum", "options": ["Web", "Phone"]}]},
+        "organizations": [{"name": "Loaded Org"}],
+        "persons": [{"name": "Loaded Person", "emails": [{"value": "lp@example.test", "primary": True}]}],
+    }))
+    sandbox = pipedrive_sandbox_factory(users=str(users), fixture=str(fixture), user_tokens={
+        "who@clinic.test": "tok-who", "new@clinic.test": "tok-new"}, subprocess=True)
+    emails = [u["email"] for u in sandbox.get("/api/v1/users").json()["data"]]
+    assert emails == ["boss@clinic.test", "who@clinic.test", "new@clinic.test"]
+    assert sandbox.get("/api/v1/users/me", token="tok-new").json()["data"]["access"][0]["admin"] is False
+    assert sandbox.get("/api/v1/users/me").json()["data"]["email"] == "boss@clinic.test"
+    snapshot = sandbox.snapshot()
+    assert [p["name"] for p in snapshot["pipelines"]] == ["Pipeline", "Care"]
+    assert [o["name"] for o in snapshot["organizations"]] == ["Loaded Org"]
+    assert [p["name"] for p in snapshot["persons"]] == ["Loaded Person"]
+    source = next(f for f in snapshot["fields"]["person"] if f["field_name"] == "Source")
+    assert [o["label"] for o in source["options"]] == ["Web", "Phone"]

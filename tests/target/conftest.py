@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from target_pipedrive.target import run as run_target
 from target_pipedrive.target import run_command
 
 from tests.target.contract import build_practice, messages, write_singer
@@ -61,13 +62,18 @@ class TargetHarness:
     def input_file(self, data: dict, name: str = "input.singer", **kwargs) -> Path:
         return write_singer(self.workdir / name, messages(data, **kwargs))
 
-    def run(self, data_or_path, *args: str, run_id: str = "run-1", timeout: float = 90, **overrides) -> Run:
+    def run(self, data_or_path, *, run_id: str = "run-1", in_process: bool = True, **overrides) -> Run:
+        """Load messages with the real target: in this process (fast), or as the `target-pipedrive` command."""
         path = data_or_path if isinstance(data_or_path, Path) else self.input_file(data_or_path)
         config = self.config_path(run_id=run_id, **overrides)
-        command = [*TARGET, *args, "--config", str(config)]
+        if in_process:
+            stdout, stderr = io.StringIO(), io.StringIO()
+            with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+                code = run_target(["--config", str(config), "--input", str(path)])
+            return Run(code, stdout.getvalue(), stderr.getvalue(), self.summary())
         with open(path, encoding="utf-8") as stdin:
-            proc = subprocess.run(command, stdin=stdin, capture_output=True, text=True, timeout=timeout,
-                                  env=_env(), cwd=self.workdir)
+            proc = subprocess.run([*TARGET, "--config", str(config)], stdin=stdin, capture_output=True, text=True,
+                                  timeout=120, env=_env(), cwd=self.workdir)
         return Run(proc.returncode, proc.stdout, proc.stderr, self.summary())
 
     def command(self, *args: str, **overrides) -> subprocess.CompletedProcess:

@@ -132,3 +132,13 @@ def test_rollback_restores_the_account_exactly(harness):
     mark = harness.log_mark()
     again = harness.command("rollback", "--run", "run-1")
     assert again.returncode == 0 and harness.writes(mark) == []
+
+
+def test_dry_run_config_plans_through_the_target_without_writes(harness):
+    mark = harness.log_mark()
+    result = harness.run(harness.practice(), dry_run=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert harness.writes(mark) == []
+    report = json.loads((harness.state_dir / "preflight.json").read_text())
+    assert report["records"]["deals"] == 4 and report["planned_write_calls"] == 20 + 14
+    assert not (harness.state_dir / "ledger.sqlite").exists()

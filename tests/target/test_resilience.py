@@ -87,7 +87,7 @@ def test_faults_are_retried_and_dropped_answers_do_not_duplicate(harness):
 def test_budget_exhaustion_stops_cleanly_and_resumes(harness):
     harness.sandbox.configure(daily_budget=300)
     data = harness.practice(n_persons=30)
-    first = harness.run(data)
+    first = harness.run(data, in_process=False)
     assert first.returncode == 3
     assert "daily token budget" in first.stderr and "re-run" in first.stderr
     assert "Traceback" not in first.stderr

@@ -9,7 +9,7 @@ def test_token_never_written_and_files_are_private(harness):
     data = harness.practice()
     data["deals"][0]["status"] = "postponed"  # a rejection: error text goes to the skip file
     mark = harness.log_mark()
-    result = harness.run(data)
+    result = harness.run(data, in_process=False)  # the real command, its real log stream
     assert result.returncode == 0
     verify = harness.command("verify")
     rollback = harness.command("rollback", "--all", "--dry-run")

@@ -81,7 +81,10 @@ class Clock:
         self._instant = lru_cache(maxsize=131072)(self._convert)
 
     def _convert(self, value: str) -> str | None:
-        """`YYYY-MM-DDTHH:MM:SS` in UTC, or None when the text is not a datetime."""
+        """`YYYY-MM-DDTHH:MM:SS` in UTC, "" for blank text, None when the text is not a datetime."""
+        value = value.strip()
+        if not value:
+            return ""
         if not DATETIME_RE.match(value):
             return None
         try:
@@ -93,13 +96,12 @@ class Clock:
         return local.isoformat(timespec="seconds")
 
     def instant(self, value: object, field: str) -> str | None:
-        result = text(value)
-        if result is None:
+        if value is None:
             return None
-        converted = self._instant(result)
+        converted = self._instant(value if value.__class__ is str else str(value))
         if converted is None:
             raise BadValue("unparseable_date", f"{field} is not a datetime (YYYY-MM-DD HH:MM:SS)")
-        return converted
+        return converted or None
 
     def iso_utc(self, value: object, field: str) -> str | None:
         """RFC 3339 in UTC with a `Z`: sorts as text in time order."""

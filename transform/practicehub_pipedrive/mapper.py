@@ -57,6 +57,10 @@ class PracticeHubToPipedrive(InlineMapper):
         check_confirmed(mapping, path)
         self.transformer = Transformer(dict(self.config), mapping)
 
+    def _write_messages(self, messages: t.Iterable) -> None:
+        if messages:
+            self.message_writer.write_messages(list(messages))
+
     def map_schema_message(self, message_dict: dict) -> t.Iterable[dict]:
         return ()  # input schemas are PracticeHub's; the transformer writes Pipedrive's
 

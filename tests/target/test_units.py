@@ -1,0 +1,61 @@
+"""Pure pieces: token costs from the official specs, the verify comparator, the update diff, budgets."""
+
+from __future__ import annotations
+
+import pytest
+from target_pipedrive.client import daily_budget
+from target_pipedrive.costs import BUILTIN_COSTS, CostTable
+from target_pipedrive.loader import _diff
+from target_pipedrive.verify import values_match
+
+from tests.target.conftest import SHARED
+
+
+@pytest.fixture
+def spec_costs() -> CostTable:
+    if not (SHARED / "v2.yaml").exists():
+        pytest.skip(f"Pipedrive specs not found at {SHARED} (the shared folder sits beside the checkout in CI)")
+    return CostTable.from_openapi_dir(str(SHARED))
+
+
+def test_builtin_cost_table_matches_the_official_specs(spec_costs):
+    for (version, method, path), cost in BUILTIN_COSTS.items():
+        assert spec_costs.cost(version, method, path) == cost, (version, method, path)
+
+
+def test_costs_of_concrete_paths(spec_costs):
+    assert spec_costs.cost("v2", "POST", "/persons") == 5
+    assert spec_costs.cost("v2", "PATCH", "/deals/123") == 5
+    assert spec_costs.cost("v2", "DELETE", "/personFields/" + "a" * 40) == 3
+    assert spec_costs.cost("v2", "GET", "/itemSearch/field") == 20
+    assert spec_costs.cost("v1", "POST", "/notes") == 10
+    assert spec_costs.cost("v1", "GET", "/users") == 20
+
+
+def test_daily_budget_follows_plan_and_seats():
+    assert daily_budget("lite", 3) == 90_000
+    assert daily_budget("ultimate", 2) == 420_000
+
+
+@pytest.mark.parametrize(
+    ("sent", "actual", "same"),
+    [
+        (100.0, 100, True),
+        ("2026-01-01T10:00:00Z", "2026-01-01T10:00:00+00:00", True),
+        ([3, 1], [1, 3], True),
+        ([{"value": "a@x.test", "primary": True}], [{"value": "a@x.test", "primary": True, "label": "work"}], True),
+        ({"value": "1 Main St", "locality": "Town"}, {"value": "1 Main St", "locality": "Town", "country": None}, True),
+        (5, {"id": 5, "name": "Org"}, True),
+        ("MRN-1", "MRN-2", False),
+        ([1], [1, 2], False),
+        (True, False, False),
+    ],
+)
+def test_verify_comparator(sent, actual, same):
+    assert values_match(sent, actual) is same
+
+
+def test_update_diff_sends_only_changes_and_clears_removed_values():
+    previous = {"name": "A", "value": 1, "custom_fields": {"k1": "x", "k2": "y"}, "lost_reason": "r"}
+    payload = {"name": "A", "value": 2, "custom_fields": {"k1": "x"}}
+    assert _diff(previous, payload) == {"value": 2, "custom_fields": {"k2": None}, "lost_reason": None}
