@@ -63,10 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as exc:
         print(f"pipedrive-sandbox: {exc}", file=sys.stderr)
         return 2
-    signal.signal(signal.SIGTERM, _interrupt)
-    print(f"pipedrive-sandbox listening on {server.base_url}", flush=True)
-    server.start()
     try:
+        signal.signal(signal.SIGTERM, _interrupt)
+        server.start()
+        print(f"pipedrive-sandbox listening on {server.base_url}", flush=True)
         while server.thread.is_alive():
             server.thread.join(timeout=0.5)
     except KeyboardInterrupt:

@@ -15,7 +15,7 @@ FAMILY_OF_ENTITY = {entity: family for family, entity in ENTITY_OF_FAMILY.items(
 DEFAULT_VISIBLE_TO = 3
 DEFAULT_CURRENCY = "USD"
 
-# Keys a client may send, beyond which the spec's schema already decides types.
+# Text keys each entity requires (the spec checks types; these must also be non-empty).
 REQUIRED = {"persons": "name", "organizations": "name", "deals": "title", "pipelines": "name", "stages": "name"}
 REFERENCES = {
     "owner_id": "users", "org_id": "organizations", "person_id": "persons", "deal_id": "deals",
@@ -32,11 +32,10 @@ def _require_text(body: dict[str, Any], key: str) -> None:
 
 
 def _check_references(store: Store, entity: str, body: dict[str, Any]) -> None:
+    """Every *_id the body sets must name a live record (400 otherwise)."""
     for key, target in REFERENCES.items():
-        if key in body and body[key] is not None:
-            if entity == "stages" and key == "pipeline_id" or entity != "stages":
-                if store.get(target, body[key]) is None:
-                    raise bad_request(f"{key} {body[key]} does not exist")
+        if body.get(key) is not None and store.get(target, body[key]) is None:
+            raise bad_request(f"{key} {body[key]} does not exist")
 
 
 def prepare(store: Store, entity: str, body: dict[str, Any], current: dict[str, Any] | None,

@@ -64,7 +64,7 @@ def field_record(store: Store, family: str, code: str, name: str, field_type: st
     now = now_v2()
     options = None
     if field_type in OPTION_TYPES:
-        options = [make_option(store, label, custom) for label in option_labels or []]
+        options = [make_option(store, label) for label in option_labels or []]
     if not custom and code == "status":
         options = [{"id": s, "label": s.capitalize(), "color": None, "add_time": None, "update_time": None}
                    for s in ("open", "won", "lost")]
@@ -77,7 +77,7 @@ def field_record(store: Store, family: str, code: str, name: str, field_type: st
     }
 
 
-def make_option(store: Store, label: str, custom: bool = True) -> dict[str, Any]:
+def make_option(store: Store, label: str) -> dict[str, Any]:
     now = now_v2()
     option_id = store.next_id("field_options")
     return {"id": option_id, "label": label, "color": None, "add_time": now, "update_time": now}

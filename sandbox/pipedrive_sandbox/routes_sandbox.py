@@ -88,7 +88,6 @@ def register(app: Flask, account: Account) -> None:
             if isinstance(changes.get("custom_fields"), dict):
                 changes["custom_fields"] = {**record.get("custom_fields", {}), **changes["custom_fields"]}
             record.update(changes)
-            record.setdefault("update_time", now_v2())
             if "update_time" not in changes:
                 record["update_time"] = now_v2()
             account.store.save(entity, record)

@@ -88,12 +88,10 @@ def _fill(store: Store, users: list[dict[str, Any]], fixture: str, seed: int) ->
             "active_flag": True, "is_custom_flag": False, "add_time": now_v2(), "update_time": now_v2()})
     seed_system_fields(store)
     _add_pipeline(store, "Pipeline", DEFAULT_STAGES)
-    fixture_data = None
     if fixture == "in-use":
         _in_use(store, faker, random.Random(seed))
     elif fixture not in ("empty", ""):
-        fixture_data = json.loads(Path(fixture).read_text())
-        _load_file(store, fixture_data)
+        _load_file(store, json.loads(Path(fixture).read_text()))
     store.set_meta("initialised", "1")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import threading
@@ -50,6 +51,7 @@ class SandboxServer:
             raise ValueError("an API token is required")
         self.options = options
         db = options.db
+        self._owns_db = db is None  # a temporary database is removed at stop
         if db is None:
             handle, db = tempfile.mkstemp(prefix="pipedrive-sandbox-", suffix=".sqlite3")
             os.close(handle)
@@ -100,3 +102,7 @@ class SandboxServer:
         for channel in list(self.server._map.values()):
             channel.close()
         self.store.close()
+        if self._owns_db:
+            for suffix in ("", "-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(self.db_path + suffix)

@@ -32,11 +32,6 @@ CREATE INDEX IF NOT EXISTS search_by_value ON search_terms (entity, field, value
 CREATE INDEX IF NOT EXISTS search_by_record ON search_terms (entity, id);
 """
 
-# Entities kept in `records`; fields are records too, one entity name per field family.
-FIELD_ENTITIES = {"person": "personFields", "organization": "organizationFields", "deal": "dealFields",
-                  "activity": "activityFields"}
-
-
 class Store:
     def __init__(self, path: str):
         self.path = path

@@ -70,7 +70,7 @@ class BurstPacer:
     seen is the window; Pipedrive's is 2 s). `remaining == 0` or a 429 blocks until the reset.
     """
 
-    SAFETY = 0.97  # leave a few slots for clock and network jitter between us and the server
+    SAFETY = 0.94  # leave a few slots for clock and network jitter between us and the server
 
     def __init__(self, limit: int, window_seconds: float = 2.0) -> None:
         self.limit = limit

@@ -78,20 +78,10 @@ class CostTable:
         table = cls()
         if not openapi_dir:
             return table
-        try:
-            import yaml
-        except ImportError:  # pragma: no cover - PyYAML ships with singer-sdk's dependencies
-            return table
         for version in ("v2", "v1"):
             spec_path = Path(openapi_dir) / f"{version}.yaml"
-            if not spec_path.exists():
-                continue
-            spec = yaml.safe_load(spec_path.read_text(encoding="utf-8"))
-            for path, operations in spec.get("paths", {}).items():
-                for method, operation in operations.items():
-                    if isinstance(operation, dict) and "x-token-cost" in operation:
-                        template = re.sub(r"\{[^}]+\}", "{id}", path)
-                        table.costs[(version, method.upper(), template)] = int(operation["x-token-cost"])
+            if spec_path.exists():
+                table.costs.update(_scan_costs(version, spec_path.read_text(encoding="utf-8")))
         return table
 
     def cost(self, version: str, method: str, path: str) -> int:
@@ -102,3 +92,28 @@ class CostTable:
                 if key in self.costs:
                     return self.costs[key]
         return 10
+
+
+_PATH_LINE = re.compile(r"^  ['\"]?(/[^'\"\s]*)['\"]?:\s*$")
+_METHOD_LINE = re.compile(r"^    (get|post|put|patch|delete):\s*$")
+_COST_LINE = re.compile(r"^      x-token-cost:\s*(\d+)\s*$")
+
+
+def _scan_costs(version: str, text: str) -> dict[tuple[str, str, str], int]:
+    """`x-token-cost` per operation from an OpenAPI YAML's `paths:` block (a line scan: the specs are
+    large and a full YAML parse takes tens of seconds)."""
+    costs: dict[tuple[str, str, str], int] = {}
+    in_paths, path, method = False, None, None
+    for line in text.splitlines():
+        if not line.startswith(" ") and line.strip():
+            in_paths = line.startswith("paths:")
+            continue
+        if not in_paths:
+            continue
+        if match := _PATH_LINE.match(line):
+            path, method = re.sub(r"\{[^}]+\}", "{id}", match.group(1)), None
+        elif match := _METHOD_LINE.match(line):
+            method = match.group(1).upper()
+        elif (match := _COST_LINE.match(line)) and path and method:
+            costs[(version, method, path)] = int(match.group(1))
+    return costs

@@ -36,7 +36,7 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property("send_birthday", th.BooleanType, default=False,
                 description="Send persons.birthday (only where Contact Sync created the field)"),
     th.Property("openapi_dir", th.StringType, description="Folder with v2.yaml/v1.yaml for token costs"),
-    th.Property("request_timeout", th.NumberType, default=60.0),
+    th.Property("request_timeout", th.IntegerType, default=60, description="Seconds per call"),
     th.Property("dry_run", th.BooleanType, default=False, description="Plan only: same as `preflight`"),
 ).to_dict()
 

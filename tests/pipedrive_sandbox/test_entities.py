@@ -162,3 +162,19 @@ def test_keys_the_spec_does_not_list_are_ignored(pipedrive_sandbox):
     person = pipedrive_sandbox.request("POST", "/api/v2/persons", json={
         "name": "Old person", "add_time": "2015-01-01T00:00:00Z"}).json()["data"]
     assert person["add_time"] == "2015-01-01T00:00:00Z"
+
+
+def test_concurrent_creates_get_unique_ids_and_exact_counts(pipedrive_sandbox_factory):
+    from concurrent.futures import ThreadPoolExecutor
+
+    sandbox = pipedrive_sandbox_factory(plan="ultimate")
+    sandbox.configure(rate_limits=False)
+
+    def create(i):
+        return sandbox.request("POST", "/api/v2/persons", json={"name": f"Parallel {i}"}).json()["data"]["id"]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        ids = list(pool.map(create, range(80)))
+    assert len(set(ids)) == 80
+    assert sandbox.counters()["by_operation"]["v2 POST /persons"] == 80
+    assert len(sandbox.snapshot()["persons"]) == 80

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import subprocess
 from pathlib import Path
@@ -45,9 +46,9 @@ def confirmed_mapping(tmp_path_factory) -> Path:
     sandbox = start_practicehub("tiny")
     try:
         ws_config = folder / "tap.json"
-        ws_config.write_text(
-            '{"base_url": "%s", "api_keys": ["%s"], "app_details": "reliability=tests@example.com",'
-            ' "requests_per_second": 200.0}' % (sandbox.base_url, sandbox.api_keys[0]), encoding="utf-8")
+        ws_config.write_text(json.dumps({"base_url": sandbox.base_url, "api_keys": list(sandbox.api_keys),
+                                         "app_details": "reliability=tests@example.com",
+                                         "requests_per_second": 200.0}), encoding="utf-8")
         env = clean_env()
         catalog = folder / "catalog.json"
         sample = folder / "sample.singer"

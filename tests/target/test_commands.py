@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
+
+from target_pipedrive.target import run_command
 
 from tests.target.conftest import live
 
@@ -142,3 +146,15 @@ def test_dry_run_config_plans_through_the_target_without_writes(harness):
     report = json.loads((harness.state_dir / "preflight.json").read_text())
     assert report["records"]["deals"] == 4 and report["planned_write_calls"] == 20 + 14
     assert not (harness.state_dir / "ledger.sqlite").exists()
+
+
+def test_plugin_commands_read_settings_from_env(harness, monkeypatch):
+    """`meltano invoke target-pipedrive:verify` passes settings as TARGET_PIPEDRIVE_* variables."""
+    assert harness.run(harness.practice()).returncode == 0
+    for key, value in harness.config.items():
+        monkeypatch.setenv(f"TARGET_PIPEDRIVE_{key.upper()}", str(value))
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        code = run_command(["verify", "--config", "ENV"])
+    assert code == 0, stderr.getvalue()[-2000:]
+    assert "verify OK: 20 entities" in stderr.getvalue()
