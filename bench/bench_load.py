@@ -20,6 +20,7 @@ import os
 import platform
 import random
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -214,6 +215,7 @@ def main() -> None:
         print("verify:", json.dumps(verify))
     finally:
         sandbox.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
     calls_per_entity = full["calls"] / max(full["landed"], 1)
     rows = [

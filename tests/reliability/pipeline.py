@@ -184,11 +184,14 @@ class _Relay(threading.Thread):
                 if self.kill_after is not None and count == self.kill_after:
                     self.on_count()
         finally:
-            if self.sink is not None:
-                try:
-                    self.sink.close()
-                except BrokenPipeError:
-                    pass
+            # Close both ends, as a dead process in a shell pipeline would: the writer then gets
+            # SIGPIPE instead of blocking on a full pipe nobody reads.
+            for stream in (self.sink, self.source):
+                if stream is not None:
+                    try:
+                        stream.close()
+                    except OSError:
+                        pass
 
 
 def _kill(process: subprocess.Popen, fired: threading.Event) -> None:

@@ -4,40 +4,52 @@ from __future__ import annotations
 
 import random
 
-import pytest
-
 from tests.reliability.checks import accounted, assert_complete
-from tests.reliability.pipeline import Kill
+from tests.reliability.pipeline import STAGES, Kill
 
-KILLS_PER_STAGE = 7  # 21 kill points across the three processes
+KILL_POINTS = 21  # at least 20 across the three processes, each stage hit at least 5 times
 SEED = 20261125
-# Kill-point ranges for the tiny practice (the tap writes ~210 lines, the mapper ~250): early enough
-# that each killed run leaves work for the next, so the chain of runs crosses the whole migration.
-MAX_LINES = {"tap": 40, "mapper": 60, "target": 150}
-MAX_SECONDS = {"tap": 1.0, "mapper": 1.0, "target": 3.0}
+# Line counts (the tap's and mapper's output, the target's input) early in a run of the tiny practice,
+# plus a short delay, so that each killed run leaves work for the next.
+MAX_LINES = {"tap": 40, "mapper": 40, "target": 40}
+MAX_SECONDS = {"tap": 0.5, "mapper": 0.5, "target": 2.0}
+TOUCHED_PER_RUN = 3  # source records edited before each run, so every run has work at every stage
 
 
-def kill_points(stage: str) -> list[Kill]:
-    rng = random.Random(f"{SEED}-{stage}")
-    return [Kill.pick(rng, stage, MAX_LINES[stage], MAX_SECONDS[stage]) for _ in range(KILLS_PER_STAGE)]
+def kill_plan(rng: random.Random) -> list[Kill]:
+    stages = [STAGES[i % 3] for i in range(KILL_POINTS)]
+    rng.shuffle(stages)
+    return [Kill.pick(rng, stage, MAX_LINES[stage], MAX_SECONDS[stage]) for stage in stages]
 
 
-@pytest.mark.parametrize("stage", ["tap", "mapper", "target"])
-def test_killed_runs_resume_to_the_clean_result(stage, baseline, practicehub_sandbox_factory,
-                                                 pipedrive_sandbox_factory, workspace_factory):
-    practicehub = practicehub_sandbox_factory("tiny", api_keys=baseline.workspace.practicehub.api_keys)
+def touch_records(practicehub, rng: random.Random, run: int) -> None:
+    """Edit a few patients and appointments (new `updated`): a delta run that must carry them through."""
+    dataset = practicehub.dataset
+    for record in rng.sample(dataset["patients"], TOUCHED_PER_RUN):
+        practicehub.patch_record("patients", record["id"], {"mobile": f"07700 9{run:05d}"})
+    for record in rng.sample(dataset["appointments"], TOUCHED_PER_RUN):
+        practicehub.patch_record("appointments", record["id"], {"note": f"Edited before run {run}"})
+
+
+def test_killed_runs_resume_to_the_clean_result(baseline, practicehub_sandbox_factory, pipedrive_sandbox_factory,
+                                                 workspace_factory):
+    rng = random.Random(SEED)
+    practicehub = practicehub_sandbox_factory("tiny")
     pipedrive = pipedrive_sandbox_factory(plan="premium", seats=3, fixture="in-use", time_scale=50.0)
     ws = workspace_factory(practicehub, pipedrive)
     before = pipedrive.snapshot()
-    fired = []
-    for kill in kill_points(stage):
+    hits = {stage: 0 for stage in STAGES}
+    for number, kill in enumerate(kill_plan(rng), 1):
+        if number > 1:
+            touch_records(practicehub, rng, number)
         result = ws.run(kill)
-        fired.append(result.killed)
         if result.killed:
-            assert result.returncodes[stage] == -9, f"{kill}: {result.describe()}"
+            hits[kill.stage] += 1
+            assert result.returncodes[kill.stage] == -9, f"{kill}: {result.describe()}"
         else:
-            assert result.ok, f"{kill} came too late, and the run failed: {result.describe()}"
-    assert sum(fired) >= KILLS_PER_STAGE - 2, f"most kill points must hit a running {stage}: {fired}"
+            assert result.ok, f"{kill} came after the end, and the run failed: {result.describe()}"
+    assert sum(hits.values()) >= 18 and min(hits.values()) >= 5, f"kill points that hit a running process: {hits}"
+
     final = ws.run()
     assert final.ok, final.describe()
     assert_complete(ws, before, accounted(baseline.workspace.target_state_dir))

@@ -1,0 +1,1 @@
+"""Tests of target-pipedrive against the Pipedrive sandbox."""

@@ -1,0 +1,92 @@
+"""Faults from both sandboxes: each run completes, or stops resumably with a clear message; nothing is lost."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.reliability.checks import accounted, assert_complete
+
+MAX_RUNS = 3  # a run may stop resumably; the next one (same faults) must finish the job
+
+
+def run_until_complete(ws) -> list:
+    """Runs the pipeline until a run succeeds; every stopped run must say why in one line, not crash silently."""
+    results = []
+    for _ in range(MAX_RUNS):
+        result = ws.run()
+        results.append(result)
+        if result.ok:
+            return results
+        failed = [stage for stage, code in result.returncodes.items() if code != 0]
+        assert all(result.stderr[stage].strip() for stage in failed), result.describe()
+    raise AssertionError(f"no run completed in {MAX_RUNS}: {results[-1].describe()}")
+
+
+def check_end_state(ws, pipedrive, before, baseline) -> None:
+    pipedrive.configure(clear_faults=True)  # verify reads back through the same API: without faults
+    assert_complete(ws, before, accounted(baseline.workspace.target_state_dir))
+
+
+@pytest.mark.parametrize("retry_after", [True, False], ids=["with-retry-after", "without-retry-after"])
+def test_practicehub_429_storm(retry_after, baseline, practicehub_sandbox_factory, pipedrive_sandbox_factory,
+                               workspace_factory):
+    # The tap asks for 200 requests/s; the account allows 8 with a burst of 2: most requests draw a 429.
+    practicehub = practicehub_sandbox_factory("tiny", rate=8.0, burst=2, retry_after=retry_after)
+    pipedrive = pipedrive_sandbox_factory(plan="premium", seats=3, fixture="in-use", time_scale=50.0)
+    ws = workspace_factory(practicehub, pipedrive, tap={"max_retries": 12})
+    before = pipedrive.snapshot()
+    run_until_complete(ws)
+    stats = practicehub.stats()
+    assert json.dumps(stats).count("429") >= 1, stats
+    check_end_state(ws, pipedrive, before, baseline)
+
+
+def test_practicehub_5xx_drops_and_stalls(baseline, practicehub_sandbox_factory, pipedrive_sandbox_factory,
+                                          workspace_factory):
+    practicehub = practicehub_sandbox_factory("tiny", fault_5xx=0.2, fault_drop=0.1, fault_slow=0.1,
+                                              slow_seconds=2.0, seed=7)
+    pipedrive = pipedrive_sandbox_factory(plan="premium", seats=3, fixture="in-use", time_scale=50.0)
+    # Stalls last longer than the client's timeout: the tap must give up on them and retry.
+    ws = workspace_factory(practicehub, pipedrive, tap={"request_timeout": 1, "max_retries": 10})
+    before = pipedrive.snapshot()
+    run_until_complete(ws)
+    check_end_state(ws, pipedrive, before, baseline)
+
+
+def test_pipedrive_5xx_429_drops_and_stalls(baseline, practicehub_sandbox_factory, pipedrive_sandbox_factory,
+                                            workspace_factory):
+    practicehub = practicehub_sandbox_factory("tiny")
+    pipedrive = pipedrive_sandbox_factory(plan="premium", seats=3, fixture="in-use", time_scale=50.0, seed=11)
+    # Stalls last longer than the target's timeout; a dropped write leaves its outcome unknown.
+    ws = workspace_factory(practicehub, pipedrive, target={"request_timeout": 1.5})
+    before = pipedrive.snapshot()
+    pipedrive.configure(fault_5xx=0.05, fault_429=0.05, fault_drop=0.03, fault_stall=0.02, stall_seconds=3.0)
+    run_until_complete(ws)
+    counters = pipedrive.counters()
+    check_end_state(ws, pipedrive, before, baseline)
+    assert counters, "the sandbox counted the faults it served"
+
+
+def test_pipedrive_daily_budget_runs_out_mid_run(baseline, practicehub_sandbox_factory, pipedrive_sandbox_factory,
+                                                 workspace_factory):
+    tokens = json.loads((baseline.workspace.target_state_dir / "summary.json").read_text())["api"]["tokens"]
+    practicehub = practicehub_sandbox_factory("tiny")
+    pipedrive = pipedrive_sandbox_factory(plan="premium", seats=3, fixture="in-use", time_scale=50.0,
+                                          daily_budget=max(tokens // 2, 50))
+    ws = workspace_factory(practicehub, pipedrive)
+    before = pipedrive.snapshot()
+
+    stopped = ws.run()
+    assert stopped.returncodes["target"] == 3, stopped.describe()
+    message = stopped.stderr["target"]
+    assert "target-pipedrive stopped:" in message and "budget" in message.lower(), message[-1500:]
+    assert "Traceback" not in message, message[-1500:]
+    summary = json.loads((ws.target_state_dir / "summary.json").read_text())
+    assert summary["status"] == "budget_exhausted"
+
+    pipedrive.configure(daily_budget=10**7)  # the next day's budget
+    resumed = ws.run()
+    assert resumed.ok, resumed.describe()
+    check_end_state(ws, pipedrive, before, baseline)
