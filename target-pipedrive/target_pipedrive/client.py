@@ -59,7 +59,8 @@ class CallStats:
     retries: int = 0
     writes: int = 0
     by_operation: dict[str, int] = field(default_factory=dict)
-    window_starts: list[float] = field(default_factory=list)
+    # unix second → [calls, status_429, tokens]: the report's throughput chart (metrics.jsonl)
+    per_second: dict[int, list[int]] = field(default_factory=dict)
 
 
 class BurstPacer:
@@ -290,6 +291,10 @@ class PipedriveClient:
                 self.stats.retries += 1
             if method != "GET" and 200 <= status < 300:
                 self.stats.writes += 1
+            second = self.stats.per_second.setdefault(int(time.time()), [0, 0, 0])
+            second[0] += 1
+            second[1] += status == 429
+            second[2] += cost
             key = f"{method} {_NUMERIC.sub('/{id}', path)}"
             self.stats.by_operation[key] = self.stats.by_operation.get(key, 0) + 1
 

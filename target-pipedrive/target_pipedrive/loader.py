@@ -11,10 +11,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from target_pipedrive.client import AmbiguousWrite, BudgetExhausted, PipedriveClient, PipedriveError
+from target_pipedrive.client import (
+    AmbiguousWrite,
+    BudgetExhausted,
+    PipedriveClient,
+    PipedriveError,
+    daily_budget,
+)
 from target_pipedrive.ledger import JsonLines, Ledger, Manifest, content_hash
 from target_pipedrive.owners import Owners
-from target_pipedrive.report import RunReport
+from target_pipedrive.report import RunReport, write_private
 from target_pipedrive.schema_setup import FIELD_ENDPOINTS, SchemaSetup
 from target_pipedrive.settings import Settings, build_client
 from target_pipedrive.sinks import DEPENDENCY_ORDER, SkipRecord
@@ -405,8 +411,15 @@ class Loader:
             "retries": self.client.stats.retries,
             "writes": self.client.stats.writes,
             "daily_tokens_remaining": self.client.daily_remaining,
+            "daily_token_limit": self.client.daily_limit or daily_budget(self.settings.plan, self.settings.seats),
+            "elapsed_seconds": round(time.time() - self.report.started_at, 3),
         }
         self.report.fields = self.schema.field_map_rows()
+        rows = [
+            json.dumps({"t": second, "calls": calls, "status_429": limited, "tokens": tokens})
+            for second, (calls, limited, tokens) in sorted(dict(self.client.stats.per_second).items())
+        ]
+        write_private(self.state_dir / "metrics.jsonl", "".join(row + "\n" for row in rows))
         return self.report.write(self.state_dir)
 
     def close(self) -> None:

@@ -25,7 +25,8 @@ def run_until_complete(ws) -> list:
 
 
 def check_end_state(ws, pipedrive, before, baseline) -> None:
-    pipedrive.configure(clear_faults=True)  # verify reads back through the same API: without faults
+    # verify reads back through the same API: without faults
+    pipedrive.configure(fault_5xx=0.0, fault_429=0.0, fault_drop=0.0, fault_stall=0.0, clear_faults=True)
     assert_complete(ws, before, accounted(baseline.workspace.target_state_dir))
 
 
@@ -38,8 +39,7 @@ def test_practicehub_429_storm(retry_after, baseline, practicehub_sandbox_factor
     ws = workspace_factory(practicehub, pipedrive, tap={"max_retries": 12})
     before = pipedrive.snapshot()
     run_until_complete(ws)
-    stats = practicehub.stats()
-    assert json.dumps(stats).count("429") >= 1, stats
+    assert practicehub.stats()["status_counts"].get("429", 0) >= 5
     check_end_state(ws, pipedrive, before, baseline)
 
 
@@ -64,9 +64,9 @@ def test_pipedrive_5xx_429_drops_and_stalls(baseline, practicehub_sandbox_factor
     before = pipedrive.snapshot()
     pipedrive.configure(fault_5xx=0.05, fault_429=0.05, fault_drop=0.03, fault_stall=0.02, stall_seconds=3.0)
     run_until_complete(ws)
-    counters = pipedrive.counters()
+    served = {entry.get("status") for entry in pipedrive.requests_log()}
+    assert served & {429} and served & {500, 502, 503}, served
     check_end_state(ws, pipedrive, before, baseline)
-    assert counters, "the sandbox counted the faults it served"
 
 
 def test_pipedrive_daily_budget_runs_out_mid_run(baseline, practicehub_sandbox_factory, pipedrive_sandbox_factory,

@@ -23,6 +23,10 @@ def test_fixture_migration_lands_in_dependency_order(harness):
         if stream != "skipped":
             assert summary["streams"][stream]["created"] == len(records), stream
     assert summary["transform_skipped"] == 1
+    assert summary["api"]["daily_token_limit"] == 30_000 * 5 * 3
+    metrics = [json.loads(line) for line in (harness.state_dir / "metrics.jsonl").read_text().splitlines()]
+    assert sum(m["calls"] for m in metrics) == summary["api"]["calls"] > 0
+    assert sum(m["tokens"] for m in metrics) == summary["api"]["tokens"]
 
     keys = _field_keys(harness)
     assert {row["status"] for row in keys.values()} == {"created"}
