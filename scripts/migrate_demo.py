@@ -60,7 +60,7 @@ def http_json(url: str, method: str = "GET", body: dict | None = None, token: st
 class Demo:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.workdir = Path(args.workdir).resolve()
+        self.workdir = ROOT / "output" / "demo"  # MIGRATION_DIR of meltano.yml's demo environment
         self.env = dict(os.environ)
         self.step_number = 0
         self.sandboxes: list[Sandbox] = []
@@ -86,7 +86,7 @@ class Demo:
         practicehub = Sandbox(
             "practicehub-sandbox",
             ["--dataset", self.args.practice, "--api-keys", ",".join(keys), "--rate", str(self.args.speed),
-             "--rate-scope", "key"],
+             "--burst", "2", "--rate-scope", "key"],
             logs / "practicehub-sandbox.log",
         )
         self.sandboxes.append(practicehub)
@@ -212,7 +212,6 @@ class Demo:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workdir", default=str(ROOT / "output" / "demo"), help="where every output goes")
     parser.add_argument("--practice", default="demo", help="PracticeHub sandbox dataset (demo, clinic-50k, FILE)")
     parser.add_argument("--speed", type=float, default=20.0, help="sandbox speed-up over the real rate limits")
     parser.add_argument("--keys", type=int, default=2, help="PracticeHub API keys used in parallel")

@@ -117,3 +117,14 @@ def _scan_costs(version: str, text: str) -> dict[tuple[str, str, str], int]:
         elif (match := _COST_LINE.match(line)) and path and method:
             costs[(version, method, path)] = int(match.group(1))
     return costs
+
+
+# The create call of each entity stream: what one new record costs (preflight and the budget plan).
+CREATE_CALLS = {
+    "organizations": ("v2", "POST", "/organizations"),
+    "persons": ("v2", "POST", "/persons"),
+    "deals": ("v2", "POST", "/deals"),
+    "activities": ("v2", "POST", "/activities"),
+    "notes": ("v1", "POST", "/notes"),
+    "files": ("v1", "POST", "/files"),
+}

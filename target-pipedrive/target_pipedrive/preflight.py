@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from target_pipedrive.client import PipedriveClient, daily_budget
+from target_pipedrive.costs import CREATE_CALLS
 from target_pipedrive.ledger import Ledger
 from target_pipedrive.owners import ConfigurationError, Owners
 from target_pipedrive.report import write_private
@@ -18,14 +19,6 @@ from target_pipedrive.settings import Settings, build_client
 from target_pipedrive.sinks import DEPENDENCY_ORDER
 
 # Write cost per entity (x-token-cost): v2 create/update 5, v1 notes/files create 10.
-CREATE_CALLS = {
-    "organizations": ("v2", "POST", "/organizations"),
-    "persons": ("v2", "POST", "/persons"),
-    "deals": ("v2", "POST", "/deals"),
-    "activities": ("v2", "POST", "/activities"),
-    "notes": ("v1", "POST", "/notes"),
-    "files": ("v1", "POST", "/files"),
-}
 EXIT_OK, EXIT_BLOCKED = 0, 1
 
 

@@ -23,6 +23,10 @@ class RunReport:
         self.started_at = time.time()
         self.streams: dict[str, dict[str, int]] = {}
         self.ignored_properties: dict[str, dict[str, int]] = {}
+        # (stream, property, reason) → [count, detail]: every value that could not be written as sent
+        self._warnings: dict[tuple[str, str, str], list] = {}
+        self.unresolved_references: dict[str, dict[str, int]] = {}
+        self.budget_plan: dict = {}
         self.transform_skipped = 0
         self.unmatched_owners: list[dict] = []
         self.api: dict = {}
@@ -40,10 +44,31 @@ class RunReport:
         with self._lock:
             self._stream(stream)["waiting"] = n
 
-    def ignored(self, stream: str, key: str) -> None:
+    def ignored(self, stream: str, key: str, detail: str = "Pipedrive has no field for this property") -> None:
+        """A property with a value that was not sent: counted by name and listed in `warnings`."""
         with self._lock:
             bucket = self.ignored_properties.setdefault(stream, {})
             bucket[key] = bucket.get(key, 0) + 1
+        self.warn(stream, key, "not_written", detail)
+
+    def unresolved(self, stream: str, key: str, detail: str) -> None:
+        """A reference (org/person custom field) that matched nothing: written empty, counted."""
+        with self._lock:
+            bucket = self.unresolved_references.setdefault(stream, {})
+            bucket[key] = bucket.get(key, 0) + 1
+        self.warn(stream, key, "unresolved_reference", detail)
+
+    def warn(self, stream: str, key: str, reason: str, detail: str) -> None:
+        with self._lock:
+            entry = self._warnings.setdefault((stream, key, reason), [0, detail])
+            entry[0] += 1
+
+    def warnings(self) -> list[dict]:
+        with self._lock:
+            return [
+                {"stream": stream, "property": key, "reason": reason, "count": count, "detail": detail}
+                for (stream, key, reason), (count, detail) in sorted(self._warnings.items())
+            ]
 
     def reconciles(self) -> bool:
         return all(
@@ -66,6 +91,9 @@ class RunReport:
             "reconciles": self.reconciles(),
             "transform_skipped": self.transform_skipped,
             "ignored_properties": self.ignored_properties,
+            "unresolved_references": self.unresolved_references,
+            "warnings": self.warnings(),
+            "budget_plan": self.budget_plan,
             "unmatched_owners": self.unmatched_owners,
             "api": self.api,
             "fields": self.fields,

@@ -20,6 +20,10 @@ from target_pipedrive.report import write_private
 FIELD_ENDPOINTS = {"persons": "personFields", "organizations": "organizationFields", "deals": "dealFields"}
 SOURCE_ID_LOGICAL = "practicehub_id"
 DEFAULT_SOURCE_ID_LOGICAL = "source_id"
+# Date of birth: Pipedrive's `birthday` exists only where Contact Sync created it; else a custom date field.
+BIRTHDAY_SYSTEM_KEY = "birthday"
+BIRTHDAY_LOGICAL = "birthday"
+BIRTHDAY_FIELD = {"name": "Date of birth", "field_type": "date", "phi": True}
 
 
 @dataclass
@@ -59,6 +63,8 @@ class SchemaSetup:
         self.plan_only = plan_only
         self.fields: dict[str, dict[str, FieldInfo]] = {}
         self.source_id_fields: dict[str, FieldInfo] = {}
+        # Where persons.birthday goes: the Contact Sync field ("birthday") or a custom date field's key.
+        self.birthday_key: str | None = None
         self.pipelines: dict[str, int | None] = {}
         self.stages: dict[tuple[str, str], int | None] = {}
         self.planned_objects: list[dict] = []
@@ -80,9 +86,23 @@ class SchemaSetup:
             for logical, spec in specs.items():
                 mapped[logical] = self._ensure_field(stream, endpoint, logical, spec)
             self.fields[stream] = mapped
+            if stream == "persons" and BIRTHDAY_LOGICAL in (schema.get("properties") or {}):
+                self._ensure_birthday(endpoint, mapped)
             source_logical = SOURCE_ID_LOGICAL if SOURCE_ID_LOGICAL in mapped else DEFAULT_SOURCE_ID_LOGICAL
             self.source_id_fields[stream] = mapped[source_logical]
             return mapped
+
+    def _ensure_birthday(self, endpoint: str, mapped: dict[str, FieldInfo]) -> None:
+        """Contact Sync's `birthday` where the account has it, else a (reused or new) "Date of birth" date field."""
+        if any(item.get("field_code") == BIRTHDAY_SYSTEM_KEY for item in self._existing_fields(endpoint)):
+            self.birthday_key = BIRTHDAY_SYSTEM_KEY
+            return
+        label, field_type = BIRTHDAY_FIELD["name"], BIRTHDAY_FIELD["field_type"]
+        same = next((i for i in mapped.values() if i.label == label and i.field_type == field_type), None)
+        info = same or self._ensure_field("persons", endpoint, BIRTHDAY_LOGICAL, BIRTHDAY_FIELD)
+        if same is None:
+            mapped[BIRTHDAY_LOGICAL] = info
+        self.birthday_key = info.key
 
     def _existing_fields(self, endpoint: str) -> list[dict]:
         if endpoint not in self._existing:

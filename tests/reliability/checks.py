@@ -99,8 +99,9 @@ def assert_complete(ws: Workspace, before: dict, expected: set[tuple[str, str]])
     after = ws.pipedrive.snapshot()
     assert duplicates(ws, before, after) == {}
     got = accounted(ws.target_state_dir)
-    assert sorted(expected - got) == [], "source records neither landed nor skipped"
-    assert sorted(got - expected) == [], "records the clean run does not have"
+    missing, extra = sorted(expected - got), sorted(got - expected)
+    assert missing == [], f"source records neither landed nor skipped: {missing}"
+    assert extra == [], f"records the clean run does not have: {extra}"
     assert pending_rows(ws.target_state_dir) == []
     assert ledger_manifest_gaps(ws.target_state_dir) == []
     verify = ws.target_command("verify")

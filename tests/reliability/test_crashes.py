@@ -23,12 +23,12 @@ def kill_plan(rng: random.Random) -> list[Kill]:
 
 
 def touch_records(practicehub, rng: random.Random, run: int) -> None:
-    """Edit a few patients and appointments (new `updated`): a delta run that must carry them through."""
+    """Edit a few patients, re-save a few appointments (new `updated`): the delta a run must carry through."""
     dataset = practicehub.dataset
     for record in rng.sample(dataset["patients"], TOUCHED_PER_RUN):
         practicehub.patch_record("patients", record["id"], {"mobile": f"07700 9{run:05d}"})
     for record in rng.sample(dataset["appointments"], TOUCHED_PER_RUN):
-        practicehub.patch_record("appointments", record["id"], {"note": f"Edited before run {run}"})
+        practicehub.patch_record("appointments", record["id"], {"status": record["status"]})
 
 
 def test_killed_runs_resume_to_the_clean_result(baseline, practicehub_sandbox_factory, pipedrive_sandbox_factory,
