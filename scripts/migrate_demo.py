@@ -99,8 +99,7 @@ class Demo:
         )
         self.sandboxes.append(pipedrive)
         self.practicehub, self.pipedrive, self.token = practicehub, pipedrive, token
-        users = http_json(f"{pipedrive.url}/api/v1/users", token=token)["data"]
-        admin = next(user for user in users if user.get("is_admin"))
+        admin = http_json(f"{pipedrive.url}/api/v1/users/me", token=token)["data"]  # the token's admin user
         self.env.update(
             {
                 "MELTANO_ENVIRONMENT": "demo",
@@ -201,7 +200,7 @@ class Demo:
 
         self.step("Report")
         self.meltano("invoke", "target-pipedrive:report")
-        report = out / "report" / "migration-report.html"
+        report = out / "report" / "migration_report.html"
         if self.args.rollback:
             self.step("Rollback: everything this migration created or changed")
             self.meltano("invoke", "target-pipedrive:rollback")

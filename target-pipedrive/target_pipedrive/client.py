@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import random
 import re
 import threading
@@ -64,50 +65,82 @@ class CallStats:
 
 
 class BurstPacer:
-    """Keeps requests inside the rolling burst window.
+    """Keeps requests inside the rolling burst window, with as many in flight as it takes to fill it.
 
     Counts its own sends over the window like the server does, with the limit from
     `x-ratelimit-limit` and the window length learned from `x-ratelimit-reset` (the longest reset
     seen is the window; Pipedrive's is 2 s). `remaining == 0` or a 429 blocks until the reset.
+    Calls in flight adapt by Little's law: allowed rate (limit / window) × measured latency, with
+    headroom, fewer when `x-ratelimit-remaining` runs low, never more than `max_in_flight`.
     """
 
     SAFETY = 0.94  # leave a few slots for clock and network jitter between us and the server
+    HEADROOM = 1.5  # latency varies call to call: keep a few more in flight than the average needs
+    LOW_REMAINING = 0.1  # below this share of the window left, send one call per remaining slot
 
-    def __init__(self, limit: int, window_seconds: float = 2.0) -> None:
+    def __init__(self, limit: int, window_seconds: float = 2.0, max_in_flight: int = 16) -> None:
         self.limit = limit
         self.window_seconds = window_seconds
+        self.max_in_flight = max(int(max_in_flight), 1)
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        self.latency: float | None = None  # moving average of seconds per call
+        self._remaining: float | None = None
         self._learned_window = 0.0
         self._lock = threading.Lock()
+        self._wakeup = threading.Condition(self._lock)
         self._sent: deque[float] = deque()
         self._blocked_until = 0.0
 
     def _capacity(self) -> int:
         return max(int(self.limit * self.SAFETY), 1)
 
-    def acquire(self) -> None:
-        while True:
-            with self._lock:
+    def target_in_flight(self) -> int:
+        """How many calls should be in flight now (call with the lock held)."""
+        if self.latency is None:
+            return self.max_in_flight
+        rate = self._capacity() / self.window_seconds
+        wanted = math.ceil(rate * self.latency * self.HEADROOM) + 1
+        if self._remaining is not None and self._remaining < self.limit * self.LOW_REMAINING:
+            wanted = min(wanted, max(int(self._remaining), 1))
+        return max(1, min(self.max_in_flight, wanted))
+
+    def acquire(self) -> float:
+        """Wait for a slot in the window and in flight; returns the send time for `release`."""
+        with self._wakeup:
+            while True:
                 now = time.monotonic()
                 while self._sent and now - self._sent[0] >= self.window_seconds:
                     self._sent.popleft()
                 if self._blocked_until > now:
                     wait = self._blocked_until - now
+                elif self.in_flight >= self.target_in_flight():
+                    wait = self.window_seconds  # woken by the next release
                 elif len(self._sent) < self._capacity():
                     self._sent.append(now)
-                    return
+                    self.in_flight += 1
+                    self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+                    return now
                 else:
                     wait = self._sent[0] + self.window_seconds - now
-            time.sleep(min(max(wait, 0.001), self.window_seconds))
+                self._wakeup.wait(min(max(wait, 0.001), self.window_seconds))
 
-    def release(self, headers: requests.structures.CaseInsensitiveDict | None) -> None:
-        if not headers:
-            return
-        limit = _as_float(headers.get("x-ratelimit-limit"))
-        remaining = _as_float(headers.get("x-ratelimit-remaining"))
-        reset = _as_float(headers.get("x-ratelimit-reset"))
-        with self._lock:
+    def release(self, headers: requests.structures.CaseInsensitiveDict | None, started: float | None = None) -> None:
+        """Once per `acquire`: frees the in-flight slot and learns from the answer's headers."""
+        limit = _as_float(headers.get("x-ratelimit-limit")) if headers else None
+        remaining = _as_float(headers.get("x-ratelimit-remaining")) if headers else None
+        reset = _as_float(headers.get("x-ratelimit-reset")) if headers else None
+        with self._wakeup:
+            if started is not None:
+                self.in_flight = max(self.in_flight - 1, 0)
+                if headers:
+                    took = time.monotonic() - started
+                    self.latency = took if self.latency is None else 0.8 * self.latency + 0.2 * took
+                self._wakeup.notify_all()
             if limit:
                 self.limit = int(limit)
+            if remaining is not None:
+                self._remaining = remaining
             if reset is not None and self._learned_window < reset <= MAX_WINDOW_SECONDS:
                 self._learned_window = reset
                 self.window_seconds = reset
@@ -138,7 +171,7 @@ class PipedriveClient:
         api_token: str,
         *,
         plan: str = "lite",
-        max_concurrency: int = 4,
+        max_concurrency: int = 16,
         costs: CostTable | None = None,
         timeout: float = 60.0,
         max_tries: int = 8,
@@ -151,7 +184,7 @@ class PipedriveClient:
         self.max_tries = max_tries
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
-        self.pacer = BurstPacer(BURST_LIMITS.get(plan, 20))
+        self.pacer = BurstPacer(BURST_LIMITS.get(plan, 20), max_in_flight=max_concurrency)
         self.stats = CallStats()
         self.daily_remaining: int | None = None
         self.daily_limit: int | None = None
@@ -205,7 +238,7 @@ class PipedriveClient:
         is_create = method == "POST"
         for attempt in range(1, self.max_tries + 1):
             self._check_budget(cost)
-            self.pacer.acquire()
+            started = self.pacer.acquire()
             headers = None
             try:
                 if files:
@@ -217,7 +250,6 @@ class PipedriveClient:
                 )
                 headers = response.headers
             except requests.RequestException as exc:  # refused, reset, timed out, or cut off mid-answer
-                self.pacer.release(None)
                 self._count(method, path, cost=0, retried=True)
                 sent = not isinstance(exc, requests.ConnectTimeout)
                 if is_create and sent:
@@ -226,8 +258,7 @@ class PipedriveClient:
                 self._sleep_backoff(attempt)
                 continue
             finally:
-                if headers is not None:
-                    self.pacer.release(headers)
+                self.pacer.release(headers, started)
             self._read_daily_headers(headers)
             self._count(method, path, cost=cost, status=response.status_code)
             if response.status_code == 429:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
+import math
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,10 +20,11 @@ from target_pipedrive.client import (
     PipedriveError,
     daily_budget,
 )
+from target_pipedrive.costs import CREATE_CALLS
 from target_pipedrive.ledger import JsonLines, Ledger, Manifest, content_hash
 from target_pipedrive.owners import Owners
 from target_pipedrive.report import RunReport, write_private
-from target_pipedrive.schema_setup import FIELD_ENDPOINTS, SchemaSetup
+from target_pipedrive.schema_setup import BIRTHDAY_SYSTEM_KEY, FIELD_ENDPOINTS, SchemaSetup
 from target_pipedrive.settings import Settings, build_client
 from target_pipedrive.sinks import DEPENDENCY_ORDER, SkipRecord
 
@@ -32,6 +35,8 @@ LOGGER = logging.getLogger("target_pipedrive")
 UNHASHED_KEYS = {"local_path", "mime_type"}
 # Natural keys used to adopt records that already exist in the account (not created by us).
 MATCHERS = {"persons": "email", "organizations": "name"}
+# Custom field types that refer to another entity, and the stream they refer to.
+REFERENCE_TYPES = {"org": "organizations", "people": "persons"}
 
 
 class Loader:
@@ -55,6 +60,9 @@ class Loader:
         self.owners: Owners | None = None
         self._existing_index: dict[str, dict[str, dict]] = {}
         self._org_industries: dict[str, Any] | None = None
+        self._org_names: dict[str, int] | None = None
+        self.received: Counter[str] = Counter()
+        self._final = False  # end of input: references that never landed are written empty
         self._lock = threading.RLock()
         self._started = False
         self._pool = ThreadPoolExecutor(max_workers=settings.max_concurrency, thread_name_prefix="pipedrive")
@@ -86,6 +94,8 @@ class Loader:
     def load(self, sink: PipedriveSink, records: list[dict]) -> None:
         stream = sink.stream_name
         self.report.count(stream, "received", len(records))
+        if not self.report.budget_plan:
+            self.plan_budget()
         try:
             self._write_ready(sink, records)
             self.retry_waiting()
@@ -130,7 +140,20 @@ class Loader:
             if pipedrive_id is None:
                 return None
             parents[key] = pipedrive_id
+        if not self._final and self._unlanded_reference(sink.stream_name, record):
+            return None  # an org/people custom field waits for its record like a parent (written empty at the end)
         return parents
+
+    def _unlanded_reference(self, stream: str, record: dict) -> bool:
+        fields = self.schema.fields.get(stream) or {}
+        for logical, value in (record.get("custom_fields") or {}).items():
+            info = fields.get(logical)
+            if info is None or info.field_type not in REFERENCE_TYPES or not isinstance(value, dict):
+                continue
+            source_id = value.get("source_id")
+            if source_id and self.ledger.pipedrive_id(REFERENCE_TYPES[info.field_type], str(source_id)) is None:
+                return True
+        return False
 
     def retry_waiting(self) -> None:
         """Write children whose parents have landed since they arrived."""
@@ -148,6 +171,8 @@ class Loader:
 
     def finish(self) -> None:
         """End of input: children whose parent never arrived go to the skip file."""
+        self.retry_waiting()
+        self._final = True
         self.retry_waiting()
         for stream, records in self.waiting.items():
             sink = self.sinks[stream]
@@ -171,7 +196,7 @@ class Loader:
         try:
             payload = sink.build_payload(record, parents)
             for key in sink.ignored_keys(record):
-                self.report.ignored(stream, key)
+                self.report.ignored(stream, key, sink.ignored_detail(key))
             sent = {k: v for k, v in payload.items() if k not in UNHASHED_KEYS}
             entry = self.ledger.get(stream, source_id)
             if entry and entry["status"] == "done":
@@ -211,6 +236,10 @@ class Loader:
         )
         self.ledger.mark_done(stream, source_id, pipedrive_id, sent, self.run_id)
         self.report.count(stream, "created")
+        if stream == "organizations" and sent.get("name"):
+            with self._lock:
+                if self._org_names is not None:
+                    self._org_names.setdefault(str(sent["name"]).strip().lower(), pipedrive_id)
 
     def _update_if_changed(self, sink: PipedriveSink, source_id: str, entry: dict, payload: dict, sent: dict) -> None:
         stream = sink.stream_name
@@ -312,15 +341,8 @@ class Loader:
             return ids[0] if kind == "enum" else ids
         if kind in ("double", "monetary"):
             return float(value) if not isinstance(value, int | float) else value
-        if kind in ("org", "people"):
-            parent_stream = "organizations" if kind == "org" else "persons"
-            if isinstance(value, dict) and value.get("source_id"):
-                found = self.ledger.pipedrive_id(parent_stream, str(value["source_id"]))
-                if found is None:
-                    raise SkipRecord("missing_parent", f"{info.logical_name} refers to an unloaded {parent_stream}")
-                return found
-            self.report.ignored(stream, f"custom_fields.{info.logical_name}")
-            return None
+        if kind in REFERENCE_TYPES:
+            return self._reference_id(stream, info, value)
         if kind == "user":
             user_id = self.owners.lookup(str(value)) if self.owners else None
             if user_id is None:
@@ -331,6 +353,49 @@ class Loader:
         if hasattr(value, "isoformat"):
             return value.isoformat()[:10] if kind == "date" else value.isoformat()
         return value if isinstance(value, dict) else str(value)
+
+    def _reference_id(self, stream: str, info, value: Any) -> int | None:
+        """`{"source_id"}` through the ledger, `{"name"}` (organizations) through a cached name lookup."""
+        parent_stream = REFERENCE_TYPES[info.field_type]
+        key = f"custom_fields.{info.logical_name}"
+        if isinstance(value, dict) and value.get("source_id"):
+            found = self.ledger.pipedrive_id(parent_stream, str(value["source_id"]))
+            if found is None:
+                self.report.unresolved(stream, key, f"refers to a {parent_stream} record that was not loaded")
+            return found
+        name = value.get("name") if isinstance(value, dict) else value if isinstance(value, str) else None
+        if name and parent_stream == "organizations":
+            found = self._org_id_by_name(str(name))
+            if found is None:
+                self.report.unresolved(stream, key, "no organization with this name")
+            return found
+        self.report.unresolved(stream, key, "neither a source_id nor an organization name")
+        return None
+
+    def _org_id_by_name(self, name: str) -> int | None:
+        with self._lock:
+            if self._org_names is None:
+                self._org_names = {}
+                for item in self.client.list_all("/organizations"):
+                    if item.get("name"):
+                        self._org_names.setdefault(str(item["name"]).strip().lower(), int(item["id"]))
+            return self._org_names.get(name.strip().lower())
+
+    def place_birthday(self, payload: dict, value: Any) -> None:
+        """Date of birth → Contact Sync's `birthday`, else the custom "Date of birth" field (never dropped silently)."""
+        text = str(value)[:10]
+        try:
+            dt.date.fromisoformat(text)
+        except ValueError:
+            self.report.warn("persons", "birthday", "invalid_value", "not a YYYY-MM-DD date: not written")
+            return
+        key = self.schema.birthday_key
+        if self.settings.send_birthday or key == BIRTHDAY_SYSTEM_KEY:
+            payload["birthday"] = text
+        elif key:
+            payload.setdefault("custom_fields", {})[key] = text
+        else:
+            self.report.ignored("persons", "birthday", "no birthday or Date of birth field could be set up")
 
     def _option_id(self, stream: str, info, label: str):
         if label not in info.options:
@@ -402,6 +467,39 @@ class Loader:
         self.report.transform_skipped += len(records)
         self.finish_report()
 
+    def note_received(self, stream: str) -> None:
+        self.received[stream] += 1
+
+    def plan_budget(self) -> dict:
+        """Tokens the run will cost against the daily budget (counts only), before the first record write.
+
+        From `preflight.json` when this state folder has one, else from the records received so far.
+        """
+        budget = self.client.daily_limit or daily_budget(self.settings.plan, self.settings.seats)
+        preflight = _read_json(self.state_dir / "preflight.json")
+        if preflight and preflight.get("planned_tokens") is not None:
+            tokens = int(preflight["planned_tokens"])
+            records = sum((preflight.get("records") or {}).values())
+            basis = "preflight"
+            note = f"from preflight.json (run {preflight.get('run_id')}): the whole input, minus records already loaded"
+        else:
+            counts = {s: n for s, n in self.received.items() if s in CREATE_CALLS}
+            tokens = sum(n * self.client.costs.cost(*CREATE_CALLS[s]) for s, n in counts.items())
+            records = sum(counts.values())
+            basis = "records_received_before_first_write"
+            note = ("estimated from the records received before the first write, all counted as creates: the"
+                    " input may hold more (run `target-pipedrive preflight` for the whole input)")
+        days = max(math.ceil(tokens / budget), 1) if tokens else 0
+        plan = {"tokens_estimated": tokens, "daily_budget": budget, "days_needed": days, "records_counted": records,
+                "daily_tokens_remaining": self.client.daily_remaining, "basis": basis, "note": note}
+        self.report.budget_plan = plan
+        LOGGER.info("token estimate: %d tokens for %d records (%s); daily budget %d tokens: %d day(s)",
+                    tokens, records, basis, budget, days)
+        if days > 1:
+            LOGGER.warning("this load needs about %d days of the daily budget: it stops cleanly (exit 3) when the"
+                           " budget is spent; re-run the same command after each reset to resume", days)
+        return plan
+
     def finish_report(self) -> Path:
         self.report.unmatched_owners = self.owners.report() if self.owners else []
         self.report.api = {
@@ -415,6 +513,8 @@ class Loader:
             "elapsed_seconds": round(time.time() - self.report.started_at, 3),
         }
         self.report.fields = self.schema.field_map_rows()
+        if self.report.budget_plan:
+            self.report.budget_plan["tokens_used"] = self.client.stats.tokens
         rows = [
             json.dumps({"t": second, "calls": calls, "status_429": limited, "tokens": tokens})
             for second, (calls, limited, tokens) in sorted(dict(self.client.stats.per_second).items())
@@ -444,3 +544,10 @@ def _diff(previous: dict, payload: dict) -> dict:
         if key not in payload and key not in UNHASHED_KEYS and key != "custom_fields":
             patch[key] = None
     return patch
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None

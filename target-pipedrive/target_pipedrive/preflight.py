@@ -18,7 +18,6 @@ from target_pipedrive.schema_setup import FIELD_ENDPOINTS, SchemaSetup
 from target_pipedrive.settings import Settings, build_client
 from target_pipedrive.sinks import DEPENDENCY_ORDER
 
-# Write cost per entity (x-token-cost): v2 create/update 5, v1 notes/files create 10.
 EXIT_OK, EXIT_BLOCKED = 0, 1
 
 

@@ -26,7 +26,8 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property("run_id", th.StringType, description="Run identifier (default: UTC timestamp)"),
     th.Property("plan", th.StringType, default="lite", allowed_values=sorted(BURST_LIMITS)),
     th.Property("seats", th.IntegerType, default=1),
-    th.Property("max_concurrency", th.IntegerType, default=4, description="Parallel write calls"),
+    th.Property("max_concurrency", th.IntegerType, default=16,
+                description="Cap on parallel calls; below it, concurrency adapts to the burst window"),
     th.Property("currency", th.StringType, default="USD", description="Deal currency when a record has none"),
     th.Property("source_id_field_name", th.StringType, default="Source ID",
                 description="Label of the source-ID custom field created where the stream declares none"),
@@ -34,7 +35,8 @@ CONFIG_SCHEMA = th.PropertiesList(
                 description="Streams whose records adopt pre-existing Pipedrive records (persons by e-mail,"
                             " organizations by name) instead of creating duplicates"),
     th.Property("send_birthday", th.BooleanType, default=False,
-                description="Send persons.birthday (only where Contact Sync created the field)"),
+                description="Send date of birth to persons.birthday even where the account lists no such field"
+                            " (default: detected from personFields, else a custom \"Date of birth\" field)"),
     th.Property("openapi_dir", th.StringType, description="Folder with v2.yaml/v1.yaml for token costs"),
     th.Property("request_timeout", th.IntegerType, default=60, description="Seconds per call"),
     th.Property("dry_run", th.BooleanType, default=False, description="Plan only: same as `preflight`"),
@@ -57,6 +59,7 @@ class Settings:
     openapi_dir: str | None
     request_timeout: float
     dry_run: bool
+    send_birthday: bool = False
 
     @classmethod
     def from_config(cls, config: Mapping) -> Settings:
@@ -74,13 +77,14 @@ class Settings:
             run_id=config.get("run_id") or dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ"),
             plan=str(config.get("plan") or "lite").lower(),
             seats=int(config.get("seats") or 1),
-            max_concurrency=max(int(config.get("max_concurrency") or 4), 1),
+            max_concurrency=max(int(config.get("max_concurrency") or 16), 1),
             currency=config.get("currency") or "USD",
             source_id_field_name=config.get("source_id_field_name") or "Source ID",
             match_existing=list(config.get("match_existing") or []),
             openapi_dir=config.get("openapi_dir"),
             request_timeout=float(config.get("request_timeout") or 60.0),
             dry_run=bool(config.get("dry_run")),
+            send_birthday=bool(config.get("send_birthday")),
         )
 
 

@@ -78,7 +78,11 @@ class PipedriveSink(BatchSink):
         self.loader.register(self)
 
     def process_record(self, record: dict, context: dict) -> None:
+        self.note_received()
         context.setdefault("records", []).append(_plain(record))
+
+    def note_received(self) -> None:
+        self.loader.note_received(self.stream_name)
 
     def process_batch(self, context: dict) -> None:
         self.loader.load(self, context.get("records", []))
@@ -97,6 +101,9 @@ class PipedriveSink(BatchSink):
     def ignored_keys(self, record: dict) -> list[str]:
         """Properties this sink does not send (reported by name, never silently)."""
         return sorted(k for k, v in record.items() if v is not None and k not in COMMON_KEYS | self.used_keys)
+
+    def ignored_detail(self, key: str) -> str:
+        return "Pipedrive has no field for this property"
 
     # ---- talking to Pipedrive -------------------------------------------------------------------
 
@@ -117,6 +124,12 @@ class OrganizationsSink(PipedriveSink):
     entity = "organization"
     endpoint = "organizations"
     used_keys = {"name", "address", "website", "industry"}
+
+    def ignored_detail(self, key: str) -> str:
+        if key in ("phone", "email"):
+            return (f"v2 organizations have no {key} field: the value is not written until the transform sends"
+                    " it as a custom field")
+        return super().ignored_detail(key)
 
     def build_payload(self, record: dict, parents: dict[str, int]) -> dict:
         address = record.get("address")
@@ -139,7 +152,7 @@ class PersonsSink(PipedriveSink):
     endpoint = "persons"
     parent_refs = {"org_source_id": "organizations"}
     used_keys = {"name", "emails", "phones", "postal_address", "org_source_id", "first_name", "last_name",
-                 "merged_source_ids"}
+                 "merged_source_ids", "birthday"}
 
     def build_payload(self, record: dict, parents: dict[str, int]) -> dict:
         payload = {
@@ -151,15 +164,9 @@ class PersonsSink(PipedriveSink):
             "postal_address": record.get("postal_address"),
             "custom_fields": self.custom_fields(record),
         }
-        if self.config.get("send_birthday") and record.get("birthday"):
-            payload["birthday"] = _iso(record["birthday"])
+        if record.get("birthday"):
+            self.loader.place_birthday(payload, _iso(record["birthday"]))
         return _without_nones(payload)
-
-    def ignored_keys(self, record: dict) -> list[str]:
-        ignored = super().ignored_keys(record)
-        if record.get("birthday") and not self.config.get("send_birthday"):
-            ignored.append("birthday")
-        return ignored
 
 
 class DealsSink(PipedriveSink):

@@ -28,6 +28,9 @@ class PlanSink(PipedriveSink):
     def setup(self) -> None:
         self._target.preflight.add_message({"type": "SCHEMA", "stream": self.stream_name, "schema": self.schema})
 
+    def note_received(self) -> None:
+        """A dry run has no loader: the preflight counts the records."""
+
     def process_batch(self, context: dict) -> None:
         for record in context.get("records", []):
             self._target.preflight.add_message({"type": "RECORD", "stream": self.stream_name, "record": record})
