@@ -115,6 +115,8 @@ class Demo:
                 "PIPEDRIVE_FALLBACK_OWNER_EMAIL": admin["email"],
                 "PIPEDRIVE_PLAN": self.args.plan,
                 "PIPEDRIVE_SEATS": str(self.args.seats),
+                "PHI_POLICY": "include",  # synthetic patients: nothing real to protect
+                "BAA_REFERENCE": "demo: synthetic practice, no real patients",
             }
         )
         print(f"PracticeHub sandbox: {practicehub.url} ({self.args.practice} practice, {self.args.keys} keys, "

@@ -92,19 +92,41 @@ def render_markdown(audit: dict) -> str:
     return "\n".join(lines)
 
 
+def _typed(config: dict) -> dict:
+    """Settings read from environment variables arrive as strings: give them their schema's type."""
+    properties = TapPracticeHub.config_jsonschema["properties"]
+    typed = {}
+    for name, value in config.items():
+        types = properties.get(name, {}).get("type", [])
+        types = [types] if isinstance(types, str) else types
+        if isinstance(value, str) and value != "":
+            if "integer" in types:
+                value = int(value)
+            elif "number" in types:
+                value = float(value)
+            elif "boolean" in types:
+                value = value.lower() in ("1", "true", "yes", "on")
+            elif "array" in types and value.startswith("["):
+                value = json.loads(value)
+        if value != "":
+            typed[name] = value
+    return typed
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tap-practicehub-audit", description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True, help="tap config JSON file, or ENV for TAP_PRACTICEHUB_* variables")
     parser.add_argument("--out", default="output/audit", help="folder for practicehub-audit.json and .md")
     args = parser.parse_args(argv)
     if args.config == "ENV":
-        config = dict(TapPracticeHub(config=None, parse_env_config=True, validate_config=False).config)
+        config = _typed(dict(TapPracticeHub(config=None, parse_env_config=True, validate_config=False).config))
     else:
         config = json.loads(Path(args.config).read_text())
     try:
         audit = run_audit(config)
-    except Exception as exc:  # one clear line for the user; the API client already logged the detail
-        print(f"Audit failed: {exc}", file=sys.stderr)
+    except Exception as exc:  # one clear message for the user; the API client already logged the detail
+        details = "; ".join(str(error) for error in getattr(exc, "errors", None) or [])
+        print(f"Audit failed: {exc}{': ' + details if details else ''}", file=sys.stderr)
         return 1
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

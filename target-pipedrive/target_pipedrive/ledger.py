@@ -53,6 +53,9 @@ class Ledger:
     def __init__(self, path: Path) -> None:
         self.path = private_file(path)
         self._lock = threading.Lock()
+        self._commit_lock = threading.Lock()
+        self._written = 0  # statements executed
+        self._durable = 0  # statements committed (fsynced)
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
@@ -78,13 +81,33 @@ class Ledger:
         entry = self.get(stream, source_id)
         return entry["pipedrive_id"] if entry and entry["status"] == "done" else None
 
-    def mark_pending(self, stream: str, source_id: str, run_id: str) -> None:
+    def _write(self, sql: str, params: tuple) -> None:
+        """Execute, then return only once the statement is committed to disk (group commit).
+
+        Writes queued while another thread's commit is syncing share the next commit: one fsync for many
+        records, and still no caller goes on (e.g. sends its POST) before its own write is durable.
+        """
         with self._lock:
-            self._db.execute(
+            if not self._db.in_transaction:
+                self._db.execute("BEGIN")
+            self._db.execute(sql, params)
+            self._written += 1
+            ticket = self._written
+        with self._commit_lock:
+            if self._durable >= ticket:
+                return
+            with self._lock:
+                upto = self._written
+                if self._db.in_transaction:
+                    self._db.execute("COMMIT")
+            self._durable = upto
+
+    def mark_pending(self, stream: str, source_id: str, run_id: str) -> None:
+        self._write(
                 "INSERT INTO entities (stream, source_id, status, run_id, updated_at) VALUES (?,?,?,?,?)"
                 " ON CONFLICT(stream, source_id) DO UPDATE SET status='pending', updated_at=excluded.updated_at",
                 (stream, source_id, "pending", run_id, time.time()),
-            )
+        )
 
     def mark_done(
         self,
@@ -95,8 +118,7 @@ class Ledger:
         run_id: str,
         origin: str = "created",
     ) -> None:
-        with self._lock:
-            self._db.execute(
+        self._write(
                 "INSERT INTO entities (stream, source_id, pipedrive_id, status, origin, content_hash, sent,"
                 " run_id, updated_at) VALUES (?,?,?,?,?,?,?,?,?)"
                 " ON CONFLICT(stream, source_id) DO UPDATE SET pipedrive_id=excluded.pipedrive_id,"
@@ -114,17 +136,13 @@ class Ledger:
                     run_id,
                     time.time(),
                 ),
-            )
+        )
 
     def forget(self, stream: str, pipedrive_id: int) -> None:
-        with self._lock:
-            self._db.execute("DELETE FROM entities WHERE stream=? AND pipedrive_id=?", (stream, pipedrive_id))
+        self._write("DELETE FROM entities WHERE stream=? AND pipedrive_id=?", (stream, pipedrive_id))
 
     def forget_pending(self, stream: str, source_id: str) -> None:
-        with self._lock:
-            self._db.execute(
-                "DELETE FROM entities WHERE stream=? AND source_id=? AND status='pending'", (stream, source_id)
-            )
+        self._write("DELETE FROM entities WHERE stream=? AND source_id=? AND status='pending'", (stream, source_id))
 
     def done_rows(self, stream: str) -> list[dict]:
         with self._lock:
@@ -144,6 +162,8 @@ class Ledger:
 
     def close(self) -> None:
         with self._lock:
+            if self._db.in_transaction:
+                self._db.execute("COMMIT")
             self._db.close()
 
 
@@ -153,13 +173,28 @@ class Manifest:
     def __init__(self, path: Path) -> None:
         self.path = private_file(path)
         self._lock = threading.Lock()
+        self._sync_lock = threading.Lock()
+        self._written = 0
+        self._synced = 0
 
     def append(self, entry: dict) -> None:
+        """Returns once the line is on disk; lines appended during another thread's fsync share the next one."""
         line = json.dumps({**entry, "at": time.time()}, sort_keys=True, default=str)
-        with self._lock, open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(line + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        with self._lock:
+            with open(self.path, "a", encoding="utf-8") as handle:
+                handle.write(line + "\n")
+            self._written += 1
+            ticket = self._written
+        with self._sync_lock:
+            if self._synced >= ticket:
+                return
+            upto = self._written
+            fd = os.open(self.path, os.O_RDONLY)
+            try:
+                os.fsync(fd)  # syncs the file, whichever descriptor wrote it
+            finally:
+                os.close(fd)
+            self._synced = upto
 
     def entries(self) -> list[dict]:
         if not self.path.exists():

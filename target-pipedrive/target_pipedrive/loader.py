@@ -77,16 +77,22 @@ class Loader:
             self.owners = Owners.fetch(self.client, self.settings.fallback_owner_email)
             self._started = True
             LOGGER.info("run %s: writing ledger and reports to %s", self.run_id, self.state_dir)
+            if (self.state_dir / "preflight.json").exists():
+                self.plan_budget()  # before any write; without a preflight, at the first record write
 
     def register(self, sink: PipedriveSink) -> None:
         self.start()
         with self._lock:
             self.sinks[sink.stream_name] = sink
-            if sink.stream_name in FIELD_ENDPOINTS:
-                self.schema.ensure_stream_fields(sink.stream_name, sink.schema)
-            pipelines = sink.schema.get("x-pipedrive-pipelines")
-            if pipelines:
-                self.schema.ensure_pipelines(pipelines)
+            try:
+                if sink.stream_name in FIELD_ENDPOINTS:
+                    self.schema.ensure_stream_fields(sink.stream_name, sink.schema)
+                pipelines = sink.schema.get("x-pipedrive-pipelines")
+                if pipelines:
+                    self.schema.ensure_pipelines(pipelines)
+            except BudgetExhausted as exc:
+                self._stopped(exc)
+                raise
             self.schema.write_field_map(self.state_dir)
 
     # ---- loading --------------------------------------------------------------------------------
@@ -100,10 +106,14 @@ class Loader:
             self._write_ready(sink, records)
             self.retry_waiting()
         except BudgetExhausted as exc:
-            self.report.status = "budget_exhausted"
-            self.report.message = str(exc)
-            self.finish_report()
+            self._stopped(exc)
             raise
+        self.finish_report()
+
+    def _stopped(self, exc: BudgetExhausted) -> None:
+        """The daily budget is spent: the summary says so before the run exits (3)."""
+        self.report.status = "budget_exhausted"
+        self.report.message = str(exc)
         self.finish_report()
 
     def _write_ready(self, sink: PipedriveSink, records: list[dict]) -> None:

@@ -59,3 +59,27 @@ def test_update_diff_sends_only_changes_and_clears_removed_values():
     previous = {"name": "A", "value": 1, "custom_fields": {"k1": "x", "k2": "y"}, "lost_reason": "r"}
     payload = {"name": "A", "value": 2, "custom_fields": {"k1": "x"}}
     assert _diff(previous, payload) == {"value": 2, "custom_fields": {"k2": None}, "lost_reason": None}
+
+
+def test_group_commit_keeps_every_concurrent_write_durable(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from target_pipedrive.ledger import Ledger, Manifest
+
+    ledger, manifest = Ledger(tmp_path / "ledger.sqlite"), Manifest(tmp_path / "manifest.jsonl")
+
+    def land(i: int) -> None:
+        ledger.mark_pending("persons", f"patients:{i}", "r1")
+        manifest.append({"op": "create", "type": "persons", "id": i, "run_id": "r1"})
+        ledger.mark_done("persons", f"patients:{i}", i, {"name": f"n{i}"}, "r1")
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(land, range(300)))
+    # Every call has returned, so every write is committed: a second connection (which sees only
+    # committed rows) finds them all while the first still holds its connection open.
+    reopened = Ledger(tmp_path / "ledger.sqlite")
+    assert reopened.counts() == {"persons": 300}
+    assert reopened.pipedrive_id("persons", "patients:299") == 299
+    assert sorted(e["id"] for e in Manifest(tmp_path / "manifest.jsonl").entries()) == list(range(300))
+    ledger.close()
+    reopened.close()

@@ -75,10 +75,19 @@ def test_5_location_becomes_healthcare_organization(golden):
         "source_id": "locations:11", "name": "Harbour Physio",
         "address": {"value": "1 Quay St, Level 2, Sydney 2000, Australia", "street": "1 Quay St, Level 2",
                     "locality": "Sydney", "postal_code": "2000", "country": "Australia"},
-        "website": "harbourphysio.example", "industry": "Healthcare", "phone": "+61 2 9000 0000",
-        "email": "front@harbourphysio.example", **NO_OWNER,
-        "custom_fields": {"practicehub_id": "locations:11", "practicehub_created_date": "2024-03-01",
+        "website": "harbourphysio.example", "industry": "Healthcare", **NO_OWNER,
+        # v2 organizations have no phone/email fields: custom fields carry them (the target creates them).
+        "custom_fields": {"practicehub_id": "locations:11", "phone": "+61 2 9000 0000",
+                          "email": "front@harbourphysio.example", "practicehub_created_date": "2024-03-01",
                           "practicehub_created_at": "2024-02-29T22:00:00Z"}}
+    assert golden.by_id("organizations")["locations:12"]["custom_fields"]["phone"] is None
+    fields = golden.schemas["organizations"]["schema"]["properties"]["custom_fields"]["properties"]
+    assert fields["phone"]["x-pipedrive-field"] == {"name": "Phone", "field_type": "phone", "options": None,
+                                                    "phi": False}
+    assert fields["email"]["x-pipedrive-field"] == {"name": "Email", "field_type": "varchar", "options": None,
+                                                    "phi": False}
+    top_level = golden.schemas["organizations"]["schema"]["properties"]
+    assert "phone" not in top_level and "email" not in top_level
 
 
 def test_6_patient_custom_fields_become_person_custom_fields_with_enum_options(golden):

@@ -92,3 +92,22 @@ def test_an_unquoted_comma_in_a_flow_mapping_is_caught(tmp_path):
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(MappingError, match=r"unknown keys \['the chart number'\] \(quote text that contains commas\)"):
         confirm(path)
+
+
+def test_organization_phone_and_email_as_top_level_targets_are_refused(tmp_path):
+    """Pipedrive v2 organizations have no phone/email: an older mapping must not lose them silently."""
+    data = default_mapping()
+    data["streams"]["locations"]["fields"]["phone"] = {"target": "phone", "reason": "old mapping"}
+    path = tmp_path / "mapping.yml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(MappingError, match="Pipedrive organizations have no 'phone' field; map it to "
+                                           "custom_fields.phone with field_type phone"):
+        confirm(path)
+
+
+def test_an_organization_email_that_is_not_an_email_skips_the_clinic(tmp_path):
+    records = practice()
+    records["locations"][1]["email"] = "front desk"
+    output = run_mapper(base_config(tmp_path), singer_lines(records))
+    assert output.skipped()["locations:12"] == "invalid_email"
+    assert "front desk" not in output.text

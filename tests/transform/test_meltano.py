@@ -68,3 +68,21 @@ def test_meltano_invokes_propose_confirm_and_the_mapper(tmp_path):
     output = Output(mapped.stdout)
     assert output.by_id("persons")["patients:101"]["birthday"] is None  # phi_policy exclude from meltano.yml
     assert (tmp_path / "output" / "reconciliation.json").exists()
+
+
+def test_the_readme_snippet_sets_source_timezone_and_the_taps_timezone_from_one_value():
+    """The mapper turns naive PracticeHub times into UTC with source_timezone; the tap reads them with its
+    `timezone`. The documented meltano.yml must feed both from the same variable."""
+    import re
+
+    import yaml
+
+    readme = (Path(__file__).resolve().parents[2] / "transform" / "README.md").read_text("utf-8")
+    section = readme[readme.index("### meltano.yml"):]
+    snippet = yaml.safe_load(re.search(r"```yaml\n(.*?)```", section, re.S).group(1))
+    tap = next(p for p in snippet["plugins"]["extractors"] if p["name"] == "tap-practicehub")
+    mapper = next(p for p in snippet["plugins"]["mappers"] if p["name"] == "map-practicehub-pipedrive")
+    assert tap["config"]["timezone"] == mapper["config"]["source_timezone"] == "$PRACTICEHUB_TIMEZONE"
+    from practicehub_pipedrive.settings import CONFIG_SCHEMA
+
+    assert "tap-practicehub's `timezone`" in CONFIG_SCHEMA["properties"]["source_timezone"]["description"]

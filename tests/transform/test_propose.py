@@ -83,3 +83,16 @@ def test_a_proposal_loads_and_plans(tmp_path):
     plans = stream_plans(read_mapping(path), include_phi=False)
     assert "patients.dob" not in [rule.source for rule in plans["patients"].fields]
     assert "fields.dob" in plans["patients"].phi_dropped
+
+
+def test_clinic_phone_and_email_are_proposed_as_organization_custom_fields(offline):
+    records = practice()
+    for row in records["locations"]:
+        row["fax"] = "+61 2 9000 0001"
+    fields = propose(None, records)["streams"]["locations"]["fields"]
+    assert {key: fields["phone"][key] for key in ("target", "label", "field_type")} == {
+        "target": "custom_fields.phone", "label": "Phone", "field_type": "phone"}
+    assert {key: fields["email"][key] for key in ("target", "label", "field_type", "format")} == {
+        "target": "custom_fields.email", "label": "Email", "field_type": "varchar", "format": "email"}
+    # A phone-like field the defaults don't name becomes a phone custom field, not a top-level phone.
+    assert (fields["fax"]["target"], fields["fax"]["field_type"]) == ("custom_fields.fax", "phone")

@@ -44,3 +44,19 @@ def test_sample_is_deterministic(tmp_path, source):
 def test_sample_size_outside_100_to_500_is_refused(tmp_path, size):
     with pytest.raises(Exception, match="sample_size must be between 100 and 500"):
         run_mapper(base_config(tmp_path, sample_size=size), [])
+
+
+def test_a_sample_after_a_preflight_run_on_the_same_state_stands_alone(tmp_path, source):
+    """A full mapper run that never reached Pipedrive (preflight) leaves a state file; the sample must neither
+    lean on it (its merge map would point deals at survivors outside the sample) nor change it."""
+    config = base_config(tmp_path, source_timezone="UTC")
+    run_mapper(config, singer_lines(source))  # the preflight: mapper only
+    state = tmp_path / "reports" / "state" / "mapper_state.json"
+    before = state.read_bytes()
+    output = run_mapper({**config, "sample_size": 150}, singer_lines(source))
+    assert state.read_bytes() == before
+    persons, deals = set(output.by_id("persons")), set(output.by_id("deals"))
+    for stream in ("deals", "activities", "notes", "files"):
+        for record in output.records.get(stream, []):
+            assert record["person_source_id"] in persons
+            assert record.get("deal_source_id") in (None, *deals)

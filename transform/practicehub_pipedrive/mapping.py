@@ -22,9 +22,15 @@ Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 
 FIELD_TYPES = {"varchar", "text", "double", "monetary", "date", "time", "enum", "set", "phone",
                "address", "org", "people", "user"}
 RULE_KEYS = {"target", "reason", "confidence", "label", "field_type", "options", "phi", "format"}
+WHEN_PARENT_SKIPPED = ("skip", "person")
 STREAM_TARGETS = {"organizations", "persons", "deals", "activities", "notes", "files",
                   "reference", "documented", "consumed", "skip"}
 CONFIRM_COMMAND = "map-practicehub-pipedrive confirm --mapping {path}"
+# Standard targets Pipedrive does not have (older mapping files used them): what to map to instead.
+NO_SUCH_TARGET = {
+    ("organizations", "phone"): "custom_fields.phone with field_type phone",
+    ("organizations", "email"): "custom_fields.email with field_type varchar and format email",
+}
 
 
 class MappingError(click.ClickException):
@@ -108,11 +114,18 @@ def validate(data: dict, path: str | Path) -> None:
         if target not in STREAM_TARGETS:
             problems.append(f"streams.{stream}.target {target!r} is not one of {sorted(STREAM_TARGETS)}")
             continue
+        if entry.get("when_parent_skipped", "skip") not in WHEN_PARENT_SKIPPED:
+            problems.append(f"streams.{stream}.when_parent_skipped {entry['when_parent_skipped']!r} is not one "
+                            f"of {list(WHEN_PARENT_SKIPPED)}")
         for section in ("fields", "custom_fields"):
             for source, rules in (entry.get(section) or {}).items():
                 for rule in rules if isinstance(rules, list) else [rules]:
                     if not isinstance(rule, dict) or "target" not in rule:
                         problems.append(f"streams.{stream}.{section}.{source} needs a target")
+                    elif (target, rule["target"]) in NO_SUCH_TARGET:
+                        problems.append(
+                            f"streams.{stream}.{section}.{source}: Pipedrive {target} have no "
+                            f"{rule['target']!r} field; map it to {NO_SUCH_TARGET[target, rule['target']]}")
                     elif set(rule) - RULE_KEYS:
                         problems.append(f"streams.{stream}.{section}.{source} has unknown keys "
                                         f"{sorted(set(rule) - RULE_KEYS)} (quote text that contains commas)")

@@ -20,8 +20,7 @@ KNOWN_NAMES = {
                 "phone": "phones.home", "telephone": "phones.home", "home_phone": "phones.home",
                 "birthday": "birthday", "date_of_birth": "birthday", "birth_date": "birthday",
                 "dob": "birthday"},
-    "organizations": {"name": "name", "website": "website", "url": "website", "domain": "website",
-                      "phone": "phone", "email": "email"},
+    "organizations": {"name": "name", "website": "website", "url": "website", "domain": "website"},
 }
 KIND_REASON = {"email": "email-like values", "phone": "phone-number-like values",
                "date": "date values (YYYY-MM-DD)", "datetime": "datetime values",

@@ -15,7 +15,7 @@ ADDRESS = {"type": ["object", "null"], "properties": {
     "value": S, "street": S, "locality": S, "postal_code": S, "country": S}}
 
 PROPERTIES = {
-    "organizations": {"name": S, "address": ADDRESS, "website": S, "industry": S, "phone": S, "email": S},
+    "organizations": {"name": S, "address": ADDRESS, "website": S, "industry": S},
     "persons": {"name": S, "first_name": S, "last_name": S, "emails": LABELLED, "phones": LABELLED,
                 "postal_address": ADDRESS, "birthday": {**S, "format": "date"}, "org_source_id": S,
                 "merged_source_ids": {"type": "array", "items": {"type": "string"}}},

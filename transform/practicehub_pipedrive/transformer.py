@@ -14,9 +14,10 @@ from practicehub_pipedrive import dedupe, phi, sample, schemas, workflows
 from practicehub_pipedrive.convert import BadValue, Clock
 from practicehub_pipedrive.entities import activities, deals, files, notes, organizations, persons
 from practicehub_pipedrive.entities.common import Merged, compile_converter
-from practicehub_pipedrive.mapping import phi_marks, stream_plans
+from practicehub_pipedrive.mapping import check_confirmed, phi_marks, read_mapping, stream_plans
 from practicehub_pipedrive.reconciliation import Reconciliation
 from practicehub_pipedrive.reference import Reference
+from practicehub_pipedrive.settings import ConfigError
 
 logger = logging.getLogger("map-practicehub-pipedrive")
 
@@ -25,7 +26,21 @@ ENTITY_MODULES = {"organizations": organizations, "persons": persons, "deals": d
                   "activities": activities, "notes": notes, "files": files}
 BUILDERS = {name: module.build for name, module in ENTITY_MODULES.items()}
 COUNTED = {"documented", "reference", "consumed"}
+# Streams other records point at, and the lookup that says "migrated" (no lookup: the merge map decides).
+PARENT_LOOKUPS = {"locations": "locations", "patients": None, "appointments": "appointments",
+                  "clinical_notes": "clinical_notes", "invoices": "invoices"}
 STATE_FILE = "mapper_state.json"
+
+
+def from_config(config: dict) -> Transformer:
+    """The transformer for a checked config: refuses a bad sample size and an unconfirmed or changed map."""
+    sample_size = config.get("sample_size")
+    if sample_size is not None and not 100 <= int(sample_size) <= 500:
+        raise ConfigError(f"sample_size must be between 100 and 500 (got {sample_size})")
+    path = config["mapping_file"]
+    mapping = read_mapping(path)
+    check_confirmed(mapping, path)
+    return Transformer(dict(config), mapping)
 
 
 class Transformer:
@@ -37,11 +52,14 @@ class Transformer:
         self.currency = config.get("currency") or "USD"
         self.reports_dir = Path(config.get("reports_dir") or "reports/map-practicehub-pipedrive")
         state_dir = Path(config.get("state_dir") or self.reports_dir / "state")
-        self.reference = Reference(state_dir / STATE_FILE)
+        self.sample_size = int(config.get("sample_size") or 0)
+        # A sample neither reads nor writes the state: its output must stand alone (no references to what an
+        # earlier, possibly unloaded, run saw) and the full run must not inherit the sample's lookups.
+        self.reference = Reference(None if self.sample_size else state_dir / STATE_FILE)
+        self.skipped_parents: set[str] = set()  # "<stream>:<id>" this run skipped: nothing may point at them
         self.dedupe = dedupe.Dedupe(self.reference)
         self.reconciliation = Reconciliation()
         self.workflows = workflows.WorkflowBook(int(config.get("automation_cap", workflows.DEFAULT_AUTOMATION_CAP)))
-        self.sample_size = int(config.get("sample_size") or 0)
         self.buffer: list[tuple[str, dict]] | None = [] if self.sample_size else None
         self.registries = {stream: schemas.FieldRegistry() for stream in ENTITY_STREAMS}
         self.pipelines: dict[str, list[str]] = {}
@@ -173,6 +191,8 @@ class Transformer:
             self._skip(stream, record, "invalid_record", f"{stream} record has an unexpected shape "
                                                          f"({type(problem).__name__})")
             return
+        if self.skipped_parents and stream in PARENT_LOOKUPS:
+            self.skipped_parents.discard(f"{stream}:{record.get('id')}")  # a later, valid copy of the record
         for out_stream, entity in items:
             self._emit(out_stream, entity)
         self.reconciliation.count(stream, "merged" if isinstance(items, Merged) else "out")
@@ -208,6 +228,16 @@ class Transformer:
         self._emit("skipped", {"source_stream": stream, "source_id": f"{stream}:{identifier}",
                                "reason": reason, "detail": detail})
         self.reconciliation.count(stream, "skipped", reason)
+        if stream in PARENT_LOOKUPS and identifier is not None:
+            self._forget_parent(stream, str(identifier))
+
+    def _forget_parent(self, stream: str, identifier: str) -> None:
+        """Children of a skipped record are skipped (or put on the person), never pointed at it."""
+        self.skipped_parents.add(f"{stream}:{identifier}")
+        lookup = PARENT_LOOKUPS[stream]
+        if lookup and getattr(self.reference, lookup).pop(identifier, None) is not None:
+            self.reference.dirty = True  # an earlier run's entity this run rejects: later runs don't use it
+            self._org_names = {}
 
     def _emit(self, stream: str, record: dict) -> None:
         if stream == "deals" and (self.pipelines_changed or stream not in self.schema_sent):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typing as t
 
 from practicehub_pipedrive.convert import BadValue, check_length, text
-from practicehub_pipedrive.entities.common import NO_OWNER, owner, source_id, survivor
+from practicehub_pipedrive.entities.common import NO_OWNER, check_parent, owner, source_id, survivor
 
 if t.TYPE_CHECKING:
     from practicehub_pipedrive.mapping import StreamPlan
@@ -16,9 +16,14 @@ READS = frozenset({"appointment_id", "patient_id", "type", "status", "send_at", 
 
 def build(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, dict]]:
     sid = source_id(plan.name, record)
-    appointment = run.reference.appointments.get(str(record.get("appointment_id")))
+    appointment_id = record.get("appointment_id")
+    appointment = run.reference.appointments.get(str(appointment_id))
+    if appointment is None and run.skipped_parents and appointment_id is not None:
+        check_parent(run, plan, f"appointments:{appointment_id}")
     if appointment is not None:
         person, practitioner_id = appointment
+        if run.skipped_parents and f"patients:{person}" in run.skipped_parents:
+            raise BadValue("parent_skipped", f"{plan.name} refers to patients:{person}, which this run skipped")
         deal_source_id = f"appointments:{record.get('appointment_id')}"
     else:
         person, practitioner_id, deal_source_id = survivor(run, record.get("patient_id"), plan.name), None, None

@@ -5,10 +5,10 @@ from __future__ import annotations
 import html
 import typing as t
 
-from practicehub_pipedrive.convert import BadValue, check_length, money, parse_date, text
+from practicehub_pipedrive.convert import BadValue, check_length, email, money, parse_date, text
 
 if t.TYPE_CHECKING:
-    from practicehub_pipedrive.mapping import FieldRule
+    from practicehub_pipedrive.mapping import FieldRule, StreamPlan
     from practicehub_pipedrive.transformer import Transformer
 
 NO_OWNER = {"owner_email": None, "owner_name": None, "owner_source_id": None}
@@ -37,11 +37,36 @@ def org_source_id(run: Transformer, location_id: object) -> str | None:
 
 
 def survivor(run: Transformer, patient_id: object, stream: str) -> str:
-    found = run.dedupe.survivor_of(text(patient_id)) if patient_id is not None else None
+    key = text(patient_id) if patient_id is not None else None
+    found = run.dedupe.survivor_of(key) if key is not None else None
+    if run.skipped_parents:
+        for patient in (key, found):
+            if patient is not None and f"patients:{patient}" in run.skipped_parents:
+                raise BadValue("parent_skipped", f"{stream} refers to patients:{patient}, which this run skipped")
     if found is None:
-        raise BadValue("patient_missing",
-                       f"{stream} refers to patients:{patient_id}, which was not migrated (missing or skipped)")
+        raise BadValue("patient_missing", f"{stream} refers to patients:{patient_id}, which was not migrated")
     return found
+
+
+def check_parent(run: Transformer, plan: StreamPlan, parent: str) -> None:
+    """A record whose parent this run skipped is skipped too, unless the mapping puts it on the person.
+
+    The stream's `when_parent_skipped` says which: `skip` (default) or `person`.
+    """
+    if parent in run.skipped_parents and plan.extra.get("when_parent_skipped", "skip") != "person":
+        raise BadValue("parent_skipped", f"{plan.name} refers to {parent}, which this run skipped")
+
+
+def deal_of(run: Transformer, plan: StreamPlan, appointment_id: object) -> str | None:
+    """The deal of an appointment migrated by this run or an earlier one, else None (the person only)."""
+    if appointment_id is None:
+        return None
+    key = str(appointment_id)
+    if key in run.reference.appointments:
+        return f"appointments:{key}"
+    if run.skipped_parents:
+        check_parent(run, plan, f"appointments:{key}")
+    return None
 
 
 def escape(value: object) -> str:
@@ -68,6 +93,8 @@ def compile_converter(run: Transformer, out_stream: str, rule: FieldRule, stream
 
     if kind == "varchar" and rule.format == "iso8601_utc":
         return lambda raw: clock.iso_utc(raw, where)
+    if kind == "varchar" and rule.format == "email":
+        return lambda raw: email(raw, where)
     if kind in ("varchar", "text"):
         limit = limits.get(kind, 255 if kind == "varchar" else 65535)
         return lambda raw: check_length(text(raw), limit, where)

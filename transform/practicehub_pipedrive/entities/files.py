@@ -5,7 +5,7 @@ from __future__ import annotations
 import typing as t
 
 from practicehub_pipedrive.convert import BadValue, check_length, integer, text
-from practicehub_pipedrive.entities.common import NO_OWNER, source_id, survivor
+from practicehub_pipedrive.entities.common import NO_OWNER, check_parent, deal_of, source_id, survivor
 
 if t.TYPE_CHECKING:
     from practicehub_pipedrive.mapping import StreamPlan
@@ -28,12 +28,14 @@ def build(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, d
         raise BadValue("file_not_downloaded", f"{plan.name} has no local copy: {cause[:200]}")
     deal = None
     kind, entity_id = text(record.get("entity_type")), record.get("entity_id")
-    if kind == "appointment" and str(entity_id) in run.reference.appointments:
-        deal = f"appointments:{entity_id}"
+    if kind == "appointment":
+        deal = deal_of(run, plan, entity_id)
     elif kind == "clinical_note":
+        if run.skipped_parents:
+            check_parent(run, plan, f"clinical_notes:{entity_id}")
         note = run.reference.clinical_notes.get(str(entity_id))
         if note and note[0]:
-            deal = f"appointments:{note[0]}"
+            deal = deal_of(run, plan, note[0])
     attachment = {
         "source_id": sid,
         "file_name": file_name,

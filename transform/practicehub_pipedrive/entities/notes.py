@@ -8,7 +8,7 @@ from __future__ import annotations
 import typing as t
 
 from practicehub_pipedrive.convert import BadValue, check_length, text
-from practicehub_pipedrive.entities.common import escape, owner, source_id, survivor
+from practicehub_pipedrive.entities.common import check_parent, deal_of, escape, owner, source_id, survivor
 
 if t.TYPE_CHECKING:
     from practicehub_pipedrive.mapping import StreamPlan
@@ -18,12 +18,6 @@ READS = frozenset({"patient_id", "appointment_id", "practitioner_id", "created",
                    "number", "status", "total", "invoice_id", "amount", "payment_type_id", "service", "note",
                    "name", "sessions_used", "sessions_total", "price", "expires", "goals", "start_date",
                    "end_date", "answers", "completed", "form_name"})
-
-
-def _deal_of(run: Transformer, appointment_id: object) -> str | None:
-    if appointment_id is not None and str(appointment_id) in run.reference.appointments:
-        return f"appointments:{appointment_id}"
-    return None
 
 
 def _note(run: Transformer, plan: StreamPlan, record: dict, content: str, person: str,
@@ -45,7 +39,7 @@ def _note(run: Transformer, plan: StreamPlan, record: dict, content: str, person
 
 def clinical_note(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, dict]]:
     person = survivor(run, record.get("patient_id"), plan.name)
-    deal = _deal_of(run, record.get("appointment_id"))
+    deal = deal_of(run, plan, record.get("appointment_id"))
     data = record.get("data") or {}
     soap = data.get("soap_data") if isinstance(data, dict) else None
     if soap is not None and not isinstance(soap, list):
@@ -63,7 +57,7 @@ def clinical_note(run: Transformer, plan: StreamPlan, record: dict) -> list[tupl
 
 def invoice(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, dict]]:
     person = survivor(run, record.get("patient_id"), plan.name)
-    deal = _deal_of(run, record.get("appointment_id"))
+    deal = deal_of(run, plan, record.get("appointment_id"))
     content = (f"<p>Invoice {escape(record.get('number'))}: {escape(record.get('status'))}, total "
                f"{escape(record.get('total'))} {escape(run.currency)}</p>")
     run.reference.invoices[str(record.get("id"))] = [str(record["appointment_id"]) if deal else None, person]
@@ -73,8 +67,11 @@ def invoice(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str,
 
 def payment(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, dict]]:
     person = survivor(run, text(record.get("patient_id")), plan.name)
-    invoice_link = run.reference.invoices.get(str(record.get("invoice_id")))
-    deal = f"appointments:{invoice_link[0]}" if invoice_link and invoice_link[0] else None
+    invoice_id = record.get("invoice_id")
+    if run.skipped_parents and invoice_id is not None:
+        check_parent(run, plan, f"invoices:{invoice_id}")
+    invoice_link = run.reference.invoices.get(str(invoice_id))
+    deal = deal_of(run, plan, invoice_link[0]) if invoice_link and invoice_link[0] else None
     content = (f"<p>Payment of {escape(record.get('amount'))} {escape(run.currency)} "
                f"(payment type {escape(record.get('payment_type_id'))}) for {escape(record.get('service'))}</p>")
     if text(record.get("note")):

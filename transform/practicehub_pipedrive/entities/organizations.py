@@ -1,10 +1,14 @@
-"""PracticeHub locations → Pipedrive organizations."""
+"""PracticeHub locations → Pipedrive organizations.
+
+Pipedrive v2 organizations have no phone or email field: the default mapping sends a clinic's
+phone and email to custom fields (`phone`, `email`), described in the SCHEMA like any other.
+"""
 
 from __future__ import annotations
 
 import typing as t
 
-from practicehub_pipedrive.convert import BadValue, check_length, email, text
+from practicehub_pipedrive.convert import BadValue, check_length, text
 from practicehub_pipedrive.entities.common import NO_OWNER, custom_values, source_id
 
 if t.TYPE_CHECKING:
@@ -40,8 +44,6 @@ def build(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, d
         "address": address(values, "address"),
         "website": text(values.get("website")),
         "industry": plan.extra.get("constants", {}).get("industry"),
-        "phone": text(values.get("phone")),
-        "email": email(values.get("email"), f"{plan.name}.email"),
         **NO_OWNER,
         "custom_fields": {"practicehub_id": sid,
                           **custom_values(run, "organizations", run.custom_rules[plan.name], record, plan.name)},

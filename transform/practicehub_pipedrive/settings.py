@@ -1,0 +1,63 @@
+"""The mapper's settings: one JSON schema for the SDK's `--about`/validation and for the fast run."""
+
+from __future__ import annotations
+
+import click
+
+from practicehub_pipedrive.workflows import DEFAULT_AUTOMATION_CAP
+
+
+def _setting(kind: str, description: str, **extra: object) -> dict:
+    return {"type": [kind, "null"], **extra, "description": description}
+
+
+CONFIG_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "mapping_file": {"type": ["string"],
+                         "description": "The confirmed mapping file (YAML); make one with `propose`, then `confirm`."},
+        "phi_policy": _setting("string", "refuse: do not start; exclude: leave PHI out; include: needs baa_reference.",
+                               default="refuse", enum=["refuse", "exclude", "include"]),
+        "baa_reference": _setting("string", "The Business Associate Agreement with Pipedrive (required for "
+                                            "phi_policy include)."),
+        "sample_size": _setting("integer", "Sample mode: migrate a representative slice of this many appointments "
+                                           "(100-500)."),
+        "reports_dir": _setting("string", "Where reconciliation.json, dedupe.csv/json and workflows.md/json go.",
+                                default="reports/map-practicehub-pipedrive"),
+        "state_dir": _setting("string", "Where the merge map and lookups for delta runs live (default "
+                                        "reports_dir/state)."),
+        "source_timezone": _setting("string", "PracticeHub account time zone (IANA name) of its naive datetimes: "
+                                              "set it from the same value as tap-practicehub's `timezone`.",
+                                    default="UTC"),
+        "currency": _setting("string", "Deal currency (ISO 4217).", default="USD"),
+        "automation_cap": _setting("integer", "Active automations the Pipedrive plan allows (Lite 0, Growth 50, "
+                                              "Premium 150, Ultimate 250).", default=DEFAULT_AUTOMATION_CAP),
+    },
+    "required": ["mapping_file"],
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+}
+JSON_TYPES = {"string": str, "integer": int}
+
+
+class ConfigError(click.ClickException):
+    exit_code = 2
+
+
+def checked(config: dict) -> dict:
+    """The config with defaults filled in, or ConfigError naming each problem (the schema is flat)."""
+    result = dict(config)
+    problems = [f"'{name}' is required" for name in CONFIG_SCHEMA["required"] if result.get(name) is None]
+    for name, spec in CONFIG_SCHEMA["properties"].items():
+        value = result.get(name)
+        if value is None:
+            if "default" in spec:
+                result[name] = spec["default"]
+            continue
+        kind = JSON_TYPES[spec["type"][0]]
+        if not isinstance(value, kind) or isinstance(value, bool):
+            problems.append(f"'{name}' must be a {spec['type'][0]}")
+        elif "enum" in spec and value not in spec["enum"]:
+            problems.append(f"'{name}' must be one of {spec['enum']}")
+    if problems:
+        raise ConfigError("invalid config: " + "; ".join(problems))
+    return result
