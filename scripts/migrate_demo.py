@@ -154,8 +154,17 @@ class Demo:
             for sandbox in reversed(self.sandboxes):
                 sandbox.stop()
 
+    def snapshot(self, name: str) -> dict:
+        """The Pipedrive sandbox account's live data (sandbox-only endpoint), kept for the rollback proof."""
+        data = http_json(f"{self.pipedrive.url}/_sandbox/snapshot")["data"]
+        path = self.workdir / "pipedrive-snapshots" / f"{name}.json"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(json.dumps(data, indent=1, sort_keys=True))
+        return data
+
     def migrate(self) -> int:
         out = self.workdir
+        before = self.snapshot("before-migration")
         self.step("Audit: what PracticeHub holds, and how long it will take")
         self.meltano("invoke", "tap-practicehub:audit")
         audit = json.loads((out / "audit" / "practicehub-audit.json").read_text())
@@ -206,6 +215,13 @@ class Demo:
         if self.args.rollback:
             self.step("Rollback: everything this migration created or changed")
             self.meltano("invoke", "target-pipedrive:rollback")
+            after = self.snapshot("after-rollback")
+            differing = sorted(key for key in set(before) | set(after) if before.get(key) != after.get(key))
+            if differing:
+                print(f"Rollback did NOT restore the account: {', '.join(differing)} differ "
+                      f"(snapshots in {out / 'pipedrive-snapshots'}).")
+                return 1
+            print("Rollback restored the Pipedrive account exactly (snapshot before = snapshot after).")
         print(f"\nMigration report: {report}")
         print("Next: open the report; roll back any time with `meltano invoke target-pipedrive:rollback`.")
         return 0

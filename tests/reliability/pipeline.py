@@ -204,7 +204,7 @@ def _run_pipeline(ws: Workspace, kill: Kill | None, timeout: float) -> RunResult
     started = time.monotonic()
     env = clean_env()
     logs = {stage: ws.logs_dir / f"run-{ws.runs}-{stage}.err" for stage in STAGES}
-    handles = {stage: open(path, "wb") for stage, path in logs.items()}  # noqa: SIM115 - closed below
+    handles = {stage: open(path, "wb") for stage, path in logs.items()}  # closed in the finally below
     fired = threading.Event()
     timers: list[threading.Timer] = []
     procs: dict[str, subprocess.Popen] = {}

@@ -16,10 +16,11 @@ from pathlib import Path
 import click
 
 from practicehub_pipedrive import cli
-from practicehub_pipedrive.jsonlines import BadLine, parse, write
+from practicehub_pipedrive.jsonlines import BadLine, encode_line, parse, write, write_lines
 from practicehub_pipedrive.settings import ConfigError, checked
 
 IGNORED = {"SCHEMA", "ACTIVATE_VERSION"}  # input schemas are PracticeHub's; outputs are upserted by source_id
+BATCH_LINES = 2000  # output lines per write between STATE messages (each STATE is written and flushed at once)
 
 
 class InputError(click.ClickException):
@@ -65,6 +66,7 @@ def run(config_paths: list[str], input_path: str | None) -> None:
                         format="%(asctime)s | %(levelname)-8s | %(name)s | %(message)s")
     transformer = from_config(checked(read_config(config_paths)))
     source = open(input_path, "rb") if input_path else sys.stdin.buffer  # closed below
+    pending: list[bytes] = []
     try:
         for number, line in enumerate(source, 1):
             if not line.strip():
@@ -75,18 +77,20 @@ def run(config_paths: list[str], input_path: str | None) -> None:
                 raise InputError(f"input line {number}: {exc}") from None
             kind = message.get("type") if isinstance(message, dict) else None
             if kind == "RECORD":
-                produced = transformer.record(message["stream"], message["record"])
-            elif kind == "STATE":
-                produced = transformer.state(message)
-            elif kind in IGNORED:
-                continue
-            else:
+                pending.extend(map(encode_line, transformer.record(message["stream"], message["record"])))
+                if len(pending) >= BATCH_LINES:
+                    write_lines(pending, flush=False)
+                    pending = []
+            elif kind == "STATE":  # written after the records it covers, and flushed
+                pending.extend(map(encode_line, transformer.state(message)))
+                write_lines(pending, flush=True)
+                pending = []
+            elif kind not in IGNORED:
                 raise InputError(f"input line {number}: Singer message type {kind!r} is not supported")
-            if produced:
-                write(produced)
     finally:
         if input_path:
             source.close()
+    write_lines(pending, flush=False)
     write(transformer.finish())
     sys.stdout.flush()
 

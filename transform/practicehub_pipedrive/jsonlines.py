@@ -15,8 +15,15 @@ class BadLine(ValueError):
     """An input line that is not JSON: the message gives the position only (the line may hold PHI)."""
 
 
+LINE = orjson.OPT_APPEND_NEWLINE
+
+
 def encode(message: dict) -> bytes:
     return orjson.dumps(message, default=str)
+
+
+def encode_line(message: dict) -> bytes:
+    return orjson.dumps(message, default=str, option=LINE)
 
 
 def parse(line: str | bytes) -> dict:
@@ -26,13 +33,18 @@ def parse(line: str | bytes) -> dict:
         raise BadLine(f"Unable to parse an input line as JSON ({exc.msg} at char {exc.pos})") from None
 
 
-def write(messages: list[dict]) -> None:
-    """Several messages in one write; flushed when a STATE is among them."""
-    payload = b"".join([encode(message) + b"\n" for message in messages])
+def write_lines(lines: list[bytes], flush: bool) -> None:
+    payload = b"".join(lines)
     binary = getattr(sys.stdout, "buffer", None)
     if binary is None:  # stdout replaced by a text stream (tests)
         sys.stdout.write(payload.decode("utf-8"))
     else:
         binary.write(payload)
-    if any(message.get("type") == "STATE" for message in messages):
+    if flush:
         sys.stdout.flush()
+
+
+def write(messages: list[dict]) -> None:
+    """Several messages in one write; flushed when a STATE is among them."""
+    write_lines([encode_line(message) for message in messages],
+                flush=any(message.get("type") == "STATE" for message in messages))
