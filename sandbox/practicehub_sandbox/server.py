@@ -8,6 +8,7 @@ import re
 import secrets
 import threading
 import time
+from urllib.parse import quote
 
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -180,7 +181,12 @@ def make_app(dataset: dict[str, list[dict]], settings: SandboxSettings | None = 
         body = blob_bytes(sandbox.settings.seed, file_id, size, mime_type)
         response = Response(body, status=200, mimetype=mime_type)
         if record.get("file_name"):
-            response.headers["Content-Disposition"] = f'attachment; filename="{record["file_name"]}"'
+            # RFC 6266: an ASCII fallback plus the exact UTF-8 name, as S3 sends non-Latin-1 names
+            name = str(record["file_name"])
+            fallback = name.encode("ascii", "replace").decode().replace('"', "_")
+            response.headers["Content-Disposition"] = (
+                f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+            )
         return response
 
     @app.errorhandler(HTTPException)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 import time
 from pathlib import Path
@@ -53,7 +54,8 @@ def download_attachment(
                 else:
                     digest = hashlib.sha256()
                     size = 0
-                    with partial.open("wb") as out:
+                    # attachments are patient data: readable by the migration's user only
+                    with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out:
                         for chunk in response.iter_content(CHUNK_BYTES):
                             out.write(chunk)
                             digest.update(chunk)
