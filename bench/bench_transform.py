@@ -107,17 +107,18 @@ def main() -> None:
             config.write_text(json.dumps({"mapping_file": str(mapping), "phi_policy": "include",
                                           "baa_reference": "BENCH", "reports_dir": str(folder / f"reports{run}")}))
             output_path = folder / f"output{run}.singer"
+            load = os.getloadavg()[0]  # other work on the machine stretches wall time (CPU time much less)
             wall, cpu, peak_kib = run_once(input_path, config, output_path)
             with output_path.open("rb") as handle:
                 out_lines = sum(1 for _ in handle)
             reconciliation = json.loads((folder / f"reports{run}" / "reconciliation.json").read_text())
             rows.append({"run": run, "wall": wall, "rate": record_count / wall, "cpu": cpu,
                          "cpu_rate": record_count / cpu, "peak_mib": peak_kib / 1024,
-                         "out_lines": out_lines, "balanced": reconciliation["balanced"]})
+                         "out_lines": out_lines, "balanced": reconciliation["balanced"], "load": load})
             print(f"run {run}: {record_count} records in {wall:.2f} s = {record_count / wall:,.0f} records/s "
                   f"(CPU {cpu:.2f} s = {record_count / cpu:,.0f} records/s), "
                   f"peak RSS {peak_kib / 1024:.0f} MiB, {out_lines} output lines, "
-                  f"balanced={reconciliation['balanced']}")
+                  f"balanced={reconciliation['balanced']}, load average {load:.1f}")
         input_mib = input_path.stat().st_size / 2**20
 
     best = max(rows, key=lambda row: row["rate"])
@@ -128,11 +129,12 @@ def main() -> None:
              "Wall time of the whole mapper process (start-up included), stdin from a file, stdout to a file; "
              "peak RSS is the mapper's own VmHWM, sampled every 20 ms.", "",
              "| run | wall time (s) | records/s (wall) | CPU time (s) | records/s (CPU) | peak RSS (MiB) | "
-             "output lines | reconciliation |",
-             "|---|---|---|---|---|---|---|---|"]
+             "output lines | reconciliation | load avg (1 min) before |",
+             "|---|---|---|---|---|---|---|---|---|"]
     table += [f"| {row['run']} | {row['wall']:.2f} | {row['rate']:,.0f} | {row['cpu']:.2f} | {row['cpu_rate']:,.0f} | "
               f"{row['peak_mib']:.0f} | "
-              f"{row['out_lines']:,} | {'balanced' if row['balanced'] else 'NOT balanced'} |" for row in rows]
+              f"{row['out_lines']:,} | {'balanced' if row['balanced'] else 'NOT balanced'} | {row['load']:.1f} |"
+              for row in rows]
     steady = max(record_count / (row["cpu"] - startup_cpu) for row in rows)
     table += ["", f"Start-up (empty input, best of 3): {startup_wall:.2f} s wall, {startup_cpu:.2f} s CPU; "
               f"records/s on CPU time without start-up: {steady:,.0f}."]

@@ -20,7 +20,6 @@ from practicehub_pipedrive.jsonlines import BadLine, encode_line, parse, write, 
 from practicehub_pipedrive.settings import ConfigError, checked
 
 IGNORED = {"SCHEMA", "ACTIVATE_VERSION"}  # input schemas are PracticeHub's; outputs are upserted by source_id
-BATCH_LINES = 2000  # output lines per write between STATE messages (each STATE is written and flushed at once)
 
 
 class InputError(click.ClickException):
@@ -65,8 +64,9 @@ def run(config_paths: list[str], input_path: str | None) -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s | %(levelname)-8s | %(name)s | %(message)s")
     transformer = from_config(checked(read_config(config_paths)))
+    if input_path == "-":
+        input_path = None
     source = open(input_path, "rb") if input_path else sys.stdin.buffer  # closed below
-    pending: list[bytes] = []
     try:
         for number, line in enumerate(source, 1):
             if not line.strip():
@@ -76,21 +76,17 @@ def run(config_paths: list[str], input_path: str | None) -> None:
             except BadLine as exc:
                 raise InputError(f"input line {number}: {exc}") from None
             kind = message.get("type") if isinstance(message, dict) else None
-            if kind == "RECORD":
-                pending.extend(map(encode_line, transformer.record(message["stream"], message["record"])))
-                if len(pending) >= BATCH_LINES:
-                    write_lines(pending, flush=False)
-                    pending = []
-            elif kind == "STATE":  # written after the records it covers, and flushed
-                pending.extend(map(encode_line, transformer.state(message)))
-                write_lines(pending, flush=True)
-                pending = []
+            if kind == "RECORD":  # stdout is block-buffered: small writes cost no system call each
+                produced = transformer.record(message["stream"], message["record"])
+                if produced:
+                    write_lines([encode_line(item) for item in produced], flush=False)
+            elif kind == "STATE":  # after the records it covers, and flushed
+                write_lines([encode_line(item) for item in transformer.state(message)], flush=True)
             elif kind not in IGNORED:
                 raise InputError(f"input line {number}: Singer message type {kind!r} is not supported")
     finally:
         if input_path:
             source.close()
-    write_lines(pending, flush=False)
     write(transformer.finish())
     sys.stdout.flush()
 
