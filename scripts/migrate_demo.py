@@ -71,11 +71,11 @@ class Demo:
         self.step_number += 1
         print(f"\n== {self.step_number}. {title}", flush=True)
 
-    def meltano(self, *args: str, stdout_path: Path | None = None) -> None:
+    def meltano(self, *args: str, stdout_path: Path | None = None, env: dict | None = None) -> None:
         command = [str(BIN / "meltano"), *args]
         log = self.workdir / "logs" / f"{self.step_number:02d}-{args[0]}.log"
         with log.open("a") as err, (stdout_path.open("w") if stdout_path else err) as out:
-            result = subprocess.run(command, cwd=ROOT, env=self.env, stdout=out, stderr=err, check=False)
+            result = subprocess.run(command, cwd=ROOT, env=self.env | (env or {}), stdout=out, stderr=err, check=False)
         if result.returncode != 0:
             tail = "".join(log.read_text().splitlines(keepends=True)[-25:])
             raise SystemExit(f"`meltano {' '.join(args)}` failed (exit {result.returncode}); log {log}:\n{tail}")
@@ -110,6 +110,7 @@ class Demo:
                 "PRACTICEHUB_BASE_URL": practicehub.url,
                 "PRACTICEHUB_API_KEYS": json.dumps(keys),
                 "PRACTICEHUB_APP_DETAILS": "practicehub-demo=demo@example.com",
+                "PRACTICEHUB_TIMEZONE": "UTC",
                 "PIPEDRIVE_BASE_URL": pipedrive.url,
                 "PIPEDRIVE_API_TOKEN": token,
                 "PIPEDRIVE_FALLBACK_OWNER_EMAIL": admin["email"],
@@ -186,7 +187,10 @@ class Demo:
         self.step("Preflight the target: owners, fields, planned calls and tokens (no writes)")
         self.meltano("invoke", "tap-practicehub", stdout_path=out / "extract-for-preflight.singer")
         self.meltano("invoke", "map-practicehub-pipedrive", "--input", str(out / "extract-for-preflight.singer"),
-                     stdout_path=out / "preflight-input.singer")
+                     stdout_path=out / "preflight-input.singer",
+                     # a dry pass: its de-dup memory and reports must not carry into the real runs
+                     env={"MAP_PRACTICEHUB_PIPEDRIVE_STATE_DIR": str(out / "preflight" / "state"),
+                          "MAP_PRACTICEHUB_PIPEDRIVE_REPORTS_DIR": str(out / "preflight")})
         self.meltano("invoke", "target-pipedrive:preflight")
         print(f"Preflight report in {out / 'pipedrive'}")
 
