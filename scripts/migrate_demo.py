@@ -48,7 +48,7 @@ class Sandbox:
         self._log.close()
 
 
-def http_json(url: str, method: str = "GET", body: dict | None = None, token: str | None = None) -> dict:
+def http_json(url: str, method: str = "GET", body: dict | None = None, token: str | None = None):
     request = Request(url, method=method, data=json.dumps(body).encode() if body is not None else None)
     request.add_header("Content-Type", "application/json")
     if token:
@@ -128,8 +128,8 @@ class Demo:
     def change_practicehub_records(self) -> dict:
         """What a clinic does during the cutover window: edits, a new patient, a cancelled visit."""
         control = self.practicehub.url.removesuffix("/api") + "/_sandbox/records"
-        patients = http_json(f"{control}/patients")["data"]
-        appointments = http_json(f"{control}/appointments")["data"]
+        patients = http_json(f"{control}/patients")
+        appointments = http_json(f"{control}/appointments")
         changed = {"patients": 0, "appointments": 0}
         for patient in sorted(patients, key=lambda row: row["id"])[: self.args.changes]:
             http_json(f"{control}/patients/{patient['id']}", "PATCH", {"mobile": "+44 7700 900" + str(patient["id"])[-3:]})
