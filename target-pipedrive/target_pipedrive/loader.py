@@ -360,6 +360,8 @@ class Loader:
             return user_id
         if kind == "address" and isinstance(value, str):
             return {"value": value}
+        if isinstance(value, list):  # a set field created as varchar (no options declared)
+            return ", ".join(str(item) for item in value)
         if hasattr(value, "isoformat"):
             return value.isoformat()[:10] if kind == "date" else value.isoformat()
         return value if isinstance(value, dict) else str(value)

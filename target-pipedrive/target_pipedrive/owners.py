@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from target_pipedrive.client import PipedriveClient
+from target_pipedrive.client import PipedriveClient, PipedriveError
 
 
 class ConfigurationError(Exception):
@@ -36,7 +36,16 @@ class Owners:
 
     @classmethod
     def fetch(cls, client: PipedriveClient, fallback_owner_email: str | None) -> Owners:
-        return cls(client.get("/users", version="v1").get("data") or [], fallback_owner_email)
+        try:
+            users = client.get("/users", version="v1").get("data") or []
+        except PipedriveError as exc:
+            if exc.status in (401, 403):
+                raise ConfigurationError(
+                    f"api_token was rejected by Pipedrive (HTTP {exc.status}): check api_token and that"
+                    " base_url/company_domain point at the company it belongs to"
+                ) from None
+            raise
+        return cls(users, fallback_owner_email)
 
     def lookup(self, email: str | None) -> int | None:
         return self.by_email.get(email.strip().lower()) if email else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,6 +25,8 @@ DEFAULT_SOURCE_ID_LOGICAL = "source_id"
 BIRTHDAY_SYSTEM_KEY = "birthday"
 BIRTHDAY_LOGICAL = "birthday"
 BIRTHDAY_FIELD = {"name": "Date of birth", "field_type": "date", "phi": True}
+OPTION_TYPES = ("enum", "set")
+LOGGER = logging.getLogger("target-pipedrive")
 
 
 @dataclass
@@ -112,6 +115,11 @@ class SchemaSetup:
     def _ensure_field(self, stream: str, endpoint: str, logical: str, spec: dict) -> FieldInfo:
         label, field_type = spec["name"], spec["field_type"]
         wanted_options = [str(option) for option in spec.get("options") or []]
+        if field_type in OPTION_TYPES and not wanted_options:
+            # Pipedrive refuses an enum/set field without options; values (if any) then land as text.
+            LOGGER.warning("%s field %r declares no options: created as varchar instead of %s",
+                           stream, label, field_type)
+            field_type = "varchar"
         match = next(
             (
                 item

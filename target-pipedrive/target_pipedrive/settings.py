@@ -38,7 +38,7 @@ CONFIG_SCHEMA = th.PropertiesList(
                 description="Send date of birth to persons.birthday even where the account lists no such field"
                             " (default: detected from personFields, else a custom \"Date of birth\" field)"),
     th.Property("openapi_dir", th.StringType, description="Folder with v2.yaml/v1.yaml for token costs"),
-    th.Property("request_timeout", th.IntegerType, default=60, description="Seconds per call"),
+    th.Property("request_timeout", th.NumberType, default=60, description="Seconds per call"),
     th.Property("dry_run", th.BooleanType, default=False, description="Plan only: same as `preflight`"),
 ).to_dict()
 

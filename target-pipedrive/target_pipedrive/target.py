@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 from singer_sdk import Sink
+from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.target_base import Target
 
 from target_pipedrive.client import BudgetExhausted
@@ -81,7 +82,8 @@ class TargetPipedrive(Target):
 
     def process_endofpipe(self) -> None:
         # Drain and resolve children still waiting for a parent before the final STATE goes out.
-        for sink in list(self._sinks_active.values()):
+        # Sinks replaced by a later SCHEMA message first: their records may be the parents of waiting children.
+        for sink in [*self._sinks_to_clear, *self._sinks_active.values()]:
             self.drain_one(sink)
         if self.settings.dry_run:
             result, code = self.preflight.run()
@@ -137,6 +139,9 @@ def run_command(argv: list[str]) -> int:
     except BudgetExhausted as exc:
         print(f"target-pipedrive {argv[0]}: {exc}", file=sys.stderr)
         return EXIT_BUDGET
+    except (ConfigurationError, ConfigValidationError) as exc:
+        print(f"target-pipedrive {argv[0]} cannot start: {_config_message(exc)}", file=sys.stderr)
+        return EXIT_CONFIG
 
 
 def run(argv: list[str]) -> int:
@@ -144,7 +149,7 @@ def run(argv: list[str]) -> int:
     if argv and argv[0] in COMMANDS:
         return run_command(argv)
     try:
-        TargetPipedrive.cli.main(args=argv, prog_name="target-pipedrive", standalone_mode=False)
+        code = TargetPipedrive.cli.main(args=argv, prog_name="target-pipedrive", standalone_mode=False)
     except BudgetExhausted as exc:
         print(f"target-pipedrive stopped: {exc}", file=sys.stderr)
         return EXIT_BUDGET
@@ -154,7 +159,16 @@ def run(argv: list[str]) -> int:
     except click.exceptions.ClickException as exc:
         exc.show()
         return exc.exit_code
+    if isinstance(code, int) and code != 0:
+        # The SDK logs each config validation error, then exits 1 without raising.
+        print("target-pipedrive cannot start: config validation failed (errors above)", file=sys.stderr)
+        return EXIT_CONFIG
     return 0
+
+
+def _config_message(exc: Exception) -> str:
+    errors = getattr(exc, "errors", None) or []
+    return "; ".join([str(exc), *errors])
 
 
 def main() -> None:
