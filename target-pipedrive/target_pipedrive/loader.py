@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 
 LOGGER = logging.getLogger("target_pipedrive")
 UNHASHED_KEYS = {"local_path", "mime_type"}
+AMBIGUOUS_TRIES = 3  # creates whose answer was lost, each followed by a lookup
+MAX_LANDING_WAIT = 30.0  # seconds a stalled create may take to land before we look for it again
 # Natural keys used to adopt records that already exist in the account (not created by us).
 MATCHERS = {"persons": "email", "organizations": "name"}
 # Custom field types that refer to another entity, and the stream they refer to.
@@ -224,9 +226,7 @@ class Loader:
                 return
             self.ledger.mark_pending(stream, source_id, self.run_id)
             try:
-                pipedrive_id = sink.create(payload)
-            except AmbiguousWrite:
-                pipedrive_id = sink.find_existing(record, payload) or sink.create(payload)
+                pipedrive_id = self._create_once(sink, record, payload)
             except BudgetExhausted:
                 # Refused before or instead of the create: nothing landed, so no lookup is needed later.
                 self.ledger.forget_pending(stream, source_id)
@@ -238,6 +238,21 @@ class Loader:
         except PipedriveError as exc:
             self.ledger.forget_pending(stream, source_id)
             self.skip(stream, record, "rejected", f"HTTP {exc.status}", pipedrive_error=exc.error)
+
+    def _create_once(self, sink: PipedriveSink, record: dict, payload: dict) -> int:
+        """Create; after a lost answer, look the record up (again once a stalled request could have landed)."""
+        for _ in range(AMBIGUOUS_TRIES):
+            try:
+                return sink.create(payload)
+            except AmbiguousWrite as exc:
+                LOGGER.warning("%s: answer lost (%s); looking the record up before creating again",
+                               sink.stream_name, exc)
+                for wait in (0.0, min(self.settings.request_timeout, MAX_LANDING_WAIT)):
+                    time.sleep(wait)
+                    found = sink.find_existing(record, payload)
+                    if found is not None:
+                        return found
+        raise PipedriveError(0, f"answer lost {AMBIGUOUS_TRIES} times", "POST", sink.stream_name)
 
     def _created(self, sink: PipedriveSink, source_id: str, pipedrive_id: int, sent: dict, adopted=False) -> None:
         stream = sink.stream_name

@@ -28,6 +28,7 @@ class Rollback:
         self.manifest = Manifest(state_dir / "manifest.jsonl")
         self.progress = JsonLines(state_dir / "rollback_progress.jsonl")
         self.ledger = Ledger(state_dir / "ledger.sqlite")
+        self.restore_failures: list[dict] = []  # adopted records whose prior values Pipedrive refused
 
     def plan(self, run_id: str | None) -> list[dict]:
         """The steps, in the order they run: entities, restores, stages, pipelines, fields."""
@@ -84,7 +85,8 @@ class Rollback:
         return {"dry_run": False, "steps": len(steps), "applied": len(todo), "api_calls": self.client.stats.calls,
                 "elapsed_seconds": round(elapsed, 3),
                 "calls_per_second": round(self.client.stats.calls / elapsed, 1) if elapsed else None,
-                "peak_in_flight": self.client.pacer.peak_in_flight}
+                "peak_in_flight": self.client.pacer.peak_in_flight,
+                "restore_failures": self.restore_failures}
 
     def _apply(self, step: dict) -> None:
         kind, ident = step["type"], step["id"]
@@ -94,8 +96,8 @@ class Rollback:
                 body = [{"id": option} for option in step["option_ids"]]
                 self.client.request("DELETE", f"/{endpoint}/{ident}/options", json=body)
             elif step["action"] == "restore":
-                prior = {k: v for k, v in step["prior"].items() if k != "id"}
-                self.client.request("PATCH", f"/{kind}/{ident}", json=_restorable(prior))
+                self._restore(step)
+                return
             elif kind in V1_ENTITIES:
                 self.client.request("DELETE", f"/{kind}/{ident}", version="v1")
             else:
@@ -106,6 +108,20 @@ class Rollback:
                 raise
         if step["action"] == "delete" and kind in ENTITY_ORDER:
             self.ledger.forget(kind, int(ident))
+        self._done(step)
+
+    def _restore(self, step: dict) -> None:
+        """PATCH back the prior values Pipedrive can take; a refusal is reported, not fatal, and retried next time."""
+        kind, ident = step["type"], step["id"]
+        prior = {k: v for k, v in step["prior"].items() if k != "id"}
+        body = _restorable(prior)
+        try:
+            if body:
+                self.client.request("PATCH", f"/{kind}/{ident}", json=body)
+        except PipedriveError as exc:
+            if exc.status not in GONE:
+                self.restore_failures.append({"type": kind, "id": ident, "error": f"HTTP {exc.status}: {exc.error}"})
+                return
         self._done(step)
 
     def _delete_fields(self, steps: list[dict]) -> None:
@@ -143,9 +159,15 @@ def _step_key(step: dict) -> tuple:
 
 
 def _restorable(prior: dict) -> dict:
-    """Prior values in the shape a PATCH accepts (ids instead of embedded objects)."""
+    """Prior values in the shape a PATCH accepts (ids instead of embedded objects).
+
+    Top-level nulls are left out: Pipedrive refuses null for fields such as org_id or address, so a value the
+    run filled in where there was none stays (custom fields can be cleared with null and are kept).
+    """
     out = {}
     for key, value in prior.items():
+        if value is None:
+            continue
         if isinstance(value, dict) and key.endswith("_id") and "value" in value:
             value = value["value"]
         out[key] = value
@@ -162,4 +184,6 @@ def run_rollback(settings: Settings, run_id: str | None, *, all_runs: bool, dry_
     if dry_run:
         for step in result["plan"]:
             print(f"  would {step['action']} {step['type']} {step['id']}", file=sys.stderr)
-    return 0
+    for failure in result.get("restore_failures") or []:
+        print(f"could not restore {failure['type']} {failure['id']}: {failure['error']}", file=sys.stderr)
+    return 1 if result.get("restore_failures") else 0

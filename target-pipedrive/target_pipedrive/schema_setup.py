@@ -11,10 +11,12 @@ import io
 import json
 import logging
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from target_pipedrive.client import PipedriveClient
+from target_pipedrive.client import AmbiguousWrite, PipedriveClient
 from target_pipedrive.ledger import Manifest
 from target_pipedrive.report import write_private
 
@@ -146,7 +148,11 @@ class SchemaSetup:
         body: dict = {"field_name": label, "field_type": field_type}
         if field_type in ("enum", "set") and wanted_options:
             body["options"] = [{"label": label} for label in wanted_options]
-        data = self.client.request("POST", f"/{endpoint}", json=body)["data"]
+        data = self._create_checked(
+            lambda: self.client.request("POST", f"/{endpoint}", json=body)["data"],
+            lambda: next((item for item in self.client.list_all(f"/{endpoint}")
+                          if item.get("field_name") == label and item.get("field_type") == field_type), None),
+        )
         info.key, info.status = data["field_code"], "created"
         info.options = {o["label"]: o["id"] for o in data.get("options") or []}
         self._existing_fields(endpoint).append(data)
@@ -178,7 +184,11 @@ class SchemaSetup:
                     if self.plan_only:
                         self.planned_objects.append({"type": "pipeline", "name": name})
                     else:
-                        pipeline_id = self.client.request("POST", "/pipelines", json={"name": name})["data"]["id"]
+                        pipeline_id = self._create_checked(
+                            lambda name=name: self.client.request("POST", "/pipelines", json={"name": name})["data"]["id"],
+                            lambda name=name: next((p["id"] for p in self.client.list_all("/pipelines")
+                                                    if p["name"] == name), None),
+                        )
                         self._record("pipeline", "deals", id=pipeline_id, label=name)
                 if pipeline_id is not None:
                     stages = self.client.list_all("/stages", params={"pipeline_id": pipeline_id})
@@ -190,9 +200,28 @@ class SchemaSetup:
                         self.planned_objects.append({"type": "stage", "pipeline": name, "name": stage["name"]})
                     elif stage_id is None:
                         body = {"name": stage["name"], "pipeline_id": pipeline_id}
-                        stage_id = self.client.request("POST", "/stages", json=body)["data"]["id"]
+                        stage_id = self._create_checked(
+                            lambda body=body: self.client.request("POST", "/stages", json=body)["data"]["id"],
+                            lambda body=body: next(
+                                (s["id"] for s in self.client.list_all("/stages", params={"pipeline_id": body["pipeline_id"]})
+                                 if s["name"] == body["name"]), None),
+                        )
                         self._record("stage", "deals", id=stage_id, label=stage["name"])
                     self.stages[(name, stage["name"])] = stage_id
+
+    def _create_checked(self, create: Callable[[], object], find: Callable[[], object | None]):
+        """A create whose answer was lost is looked up (again after a stalled request could land) before a retry."""
+        for _ in range(3):
+            try:
+                return create()
+            except AmbiguousWrite as exc:
+                LOGGER.warning("schema set-up: answer lost (%s); checking whether it landed", exc)
+                for wait in (0.0, min(float(self.client.timeout or 0), 30.0)):
+                    time.sleep(wait)
+                    found = find()
+                    if found is not None:
+                        return found
+        return create()
 
     def _record(self, kind: str, entity: str, **details: object) -> None:
         if self.manifest is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -50,6 +51,16 @@ class TargetPipedrive(Target):
         self.settings = Settings.from_config(self.config)
         self._loader: Loader | None = None
         self._preflight: Preflight | None = None
+
+    @property
+    def _env_var_config(self) -> dict:
+        # The SDK parses integers and booleans from TARGET_PIPEDRIVE_* but leaves numbers as strings.
+        config = dict(super()._env_var_config)
+        for key, spec in CONFIG_SCHEMA["properties"].items():
+            if "number" in (spec.get("type") or []) and isinstance(config.get(key), str):
+                with contextlib.suppress(ValueError):
+                    config[key] = float(config[key])
+        return config
 
     @property
     def loader(self) -> Loader:

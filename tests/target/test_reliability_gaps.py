@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import json
+import time
 
-from tests.target.conftest import live
+from target_pipedrive.target import run_command
+
+from tests.target.conftest import TargetHarness, live
 from tests.target.contract import SCHEMAS, messages, write_singer
 
 
@@ -71,3 +76,53 @@ def test_enum_field_without_options_is_created_as_varchar(harness):
     landed = [p for p in live(harness.sandbox.snapshot(), "persons")
               if (p.get("custom_fields") or {}).get(referral["key"]) == "Web"]
     assert len(landed) == 2
+
+
+def test_rollback_of_adopted_records_skips_nulls_pipedrive_refuses(harness):
+    """Adopted person without org and adopted org without address: restoring them must not PATCH nulls."""
+    before = harness.sandbox.snapshot()
+    existing = next(p for p in live(before, "persons") if p.get("emails"))
+    harness.sandbox.change_record("persons", existing["id"], org_id=None)
+    data = harness.practice()
+    data["persons"][3]["emails"] = [{"value": existing["emails"][0]["value"], "primary": True, "label": "work"}]
+    old_org = next((o for o in live(before, "organizations") if not o.get("address")), None)
+    if old_org is not None:
+        data["organizations"][0]["name"] = old_org["name"]
+    result = harness.run(data)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.summary["streams"]["persons"]["updated"] == 1
+
+    mark = harness.log_mark()
+    done = harness.command("rollback", "--run", "run-1")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr and "could not restore" not in done.stderr
+    patches = [e for e in harness.writes(mark) if e["method"] == "PATCH"]
+    assert patches and all(200 <= e["status"] < 300 for e in patches), patches
+    restored = next(p for p in live(harness.sandbox.snapshot(), "persons") if p["id"] == existing["id"])
+    assert restored["name"] == existing["name"]
+
+
+def test_stalled_and_dropped_creates_land_exactly_once(pipedrive_sandbox_factory, tmp_path):
+    """Answers lost to stalls (the server writes after our read timeout) and drops: no duplicate, no abort."""
+    sandbox = pipedrive_sandbox_factory(plan="premium", seats=3, fixture="empty", fault_drop=0.03,
+                                        fault_stall=0.2, stall_seconds=1.2, seed=11)
+    harness = TargetHarness(sandbox, tmp_path, request_timeout=0.8)
+    data = harness.practice(n_persons=12)
+    result = harness.run(data)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "answer lost" in result.stderr  # the faults did hit creates
+    time.sleep(1.5)  # let any stalled request finish writing before counting
+    snapshot = sandbox.snapshot()
+    for stream in ("organizations", "persons", "deals", "notes", "activities", "files"):
+        assert len(live(snapshot, stream)) == len(data[stream]), stream
+
+
+def test_fractional_request_timeout_from_the_environment(harness, monkeypatch):
+    """`--config ENV` (Meltano's plugin commands): a number setting arrives as a string and is parsed."""
+    assert harness.run(harness.practice(n_persons=1)).returncode == 0
+    for key, value in {**harness.config, "request_timeout": 1.5}.items():
+        monkeypatch.setenv(f"TARGET_PIPEDRIVE_{key.upper()}", str(value))
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        code = run_command(["verify", "--config", "ENV"])
+    assert code == 0, stderr.getvalue()[-2000:]
