@@ -148,8 +148,8 @@ class Demo:
         (self.workdir / "logs").mkdir(parents=True)
         self.step("Install the Meltano plugins")
         self.meltano("install")
-        self.start_sandboxes()
         try:
+            self.start_sandboxes()
             return self.migrate()
         finally:
             for sandbox in reversed(self.sandboxes):
