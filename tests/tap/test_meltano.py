@@ -45,7 +45,7 @@ def test_meltano_run_with_target_jsonl(practicehub_sandbox, tmp_path):
         "PRACTICEHUB_API_KEYS": f'["{practicehub_sandbox.api_keys[0]}"]',
         "PRACTICEHUB_APP_DETAILS": "meltano-test=tests@example.com",
     }
-    for command in ([MELTANO, "install"], [MELTANO, "run", "tap-practicehub", "target-jsonl"]):
+    for command in ([MELTANO, "install", "loader", "target-jsonl"], [MELTANO, "run", "tap-practicehub", "target-jsonl"]):
         done = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr[-3000:]
         assert practicehub_sandbox.api_keys[0] not in done.stdout + done.stderr
