@@ -11,6 +11,7 @@ from typing import Any
 
 from target_pipedrive.client import PipedriveClient
 from target_pipedrive.ledger import Ledger
+from target_pipedrive.note_html import same_note_html
 from target_pipedrive.report import write_private
 from target_pipedrive.settings import Settings, build_client
 
@@ -78,9 +79,12 @@ def field_diffs(stream: str, row: dict, actual: dict | None) -> list[dict]:
                 if not values_match(value, current.get(code)):
                     diffs.append({**base, "field": f"custom_fields.{code}", "sent": value, "actual": current.get(code)})
             continue
-        actual_key = {"content": "content"}.get(key, key)
-        if not values_match(sent, actual.get(actual_key)):
-            diffs.append({**base, "field": key, "sent": sent, "actual": actual.get(actual_key)})
+        if stream == "notes" and key == "content":
+            if not same_note_html(sent, actual.get(key)):
+                diffs.append({**base, "field": key, "sent": sent, "actual": actual.get(key)})
+            continue
+        if not values_match(sent, actual.get(key)):
+            diffs.append({**base, "field": key, "sent": sent, "actual": actual.get(key)})
     return diffs
 
 

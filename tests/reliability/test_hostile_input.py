@@ -46,11 +46,6 @@ def classify(corpus: dict, target_state: Path, mapper_reports: Path) -> dict[str
     return outcome
 
 
-@pytest.mark.xfail(
-    reason="verify compares note HTML verbatim, while Pipedrive (and the sandbox) sanitise note HTML "
-    "(script tags removed): verify must compare against the sanitised form",
-    strict=False,
-)
 def test_hostile_records_land_merge_or_skip_with_a_reason(corpus, practicehub_sandbox_factory,
                                                            pipedrive_sandbox_factory, workspace_factory):
     practicehub = practicehub_sandbox_factory(copy.deepcopy(corpus))
