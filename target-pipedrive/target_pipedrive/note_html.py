@@ -47,7 +47,10 @@ def visible_markup(html: str) -> list[tuple]:
     parser = _VisibleMarkup()
     parser.feed(html)
     parser.close()
-    return [(kind, " ".join(rest[0].split())) if kind == "text" else (kind, *rest) for kind, *rest in parser.tokens]
+    return [
+        (kind, " ".join(rest[0].split())) if kind == "text" else (kind, *rest)
+        for kind, *rest in parser.tokens
+    ]
 
 
 def same_note_html(sent: str, actual: str) -> bool:
