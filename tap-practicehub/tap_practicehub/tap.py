@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import threading
+import typing as t
 
+import click
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_practicehub import settings
-from tap_practicehub.api import PracticeHubAPI
+from tap_practicehub.api import AuthenticationError, PracticeHubAPI
 from tap_practicehub.streams import STREAM_TYPES
+
+# Same convention as target-pipedrive: 2 = fix a setting (wrong config, refused API key or app details).
+EXIT_CONFIG = 2
+
+
+@contextlib.contextmanager
+def _setting_errors_exit_cleanly() -> t.Iterator[None]:
+    """A wrong setting gets its one-line message and exit 2: the SDK's traceback would bury the fix."""
+    try:
+        yield
+    except ConfigValidationError as exc:
+        sentences = " ".join(error if error.endswith(".") else f"{error}." for error in exc.errors)
+        print(f"{TapPracticeHub.name} cannot start: {sentences or exc}", file=sys.stderr)
+        raise click.exceptions.Exit(EXIT_CONFIG) from None
+    except AuthenticationError as exc:
+        print(f"{TapPracticeHub.name} stopped: {exc}", file=sys.stderr)
+        raise click.exceptions.Exit(EXIT_CONFIG) from None
 
 
 class TapPracticeHub(Tap):
@@ -97,8 +118,12 @@ class TapPracticeHub(Tap):
             default="output/files",
             description="Where downloaded attachments are saved (`<id>-<file name>`).",
         ),
-        th.Property("request_timeout", th.NumberType, default=60, description="Seconds before a request times out."),
-        th.Property("max_retries", th.IntegerType, default=8, description="Retries per request on 429, 5xx, drops."),
+        th.Property(
+            "request_timeout", th.NumberType, default=60, description="Seconds before a request times out."
+        ),
+        th.Property(
+            "max_retries", th.IntegerType, default=8, description="Retries per request on 429, 5xx, drops."
+        ),
         th.Property(
             "retry_base_seconds",
             th.NumberType,
@@ -113,9 +138,18 @@ class TapPracticeHub(Tap):
         super().__init__(*args, **kwargs)
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        errors = super()._validate_config(raise_errors=False) + settings.config_errors(self.config)
+        schema_errors = super()._validate_config(raise_errors=False)
+        # JSON-schema messages quote the wrong value, and for `api_keys` that value is a secret.
+        if any("config['api_keys']" in error for error in schema_errors):
+            schema_errors = [error for error in schema_errors if "config['api_keys']" not in error]
+            schema_errors.append(
+                "`api_keys` must be a list of PracticeHub API keys (the value is not shown)."
+            )
+        errors = schema_errors + settings.config_errors(self.config)
         if errors and raise_errors:
-            raise ConfigValidationError("Config validation failed", errors=errors, schema=self.config_jsonschema)
+            raise ConfigValidationError(
+                "Config validation failed", errors=errors, schema=self.config_jsonschema
+            )
         return errors
 
     @property
@@ -142,6 +176,17 @@ class TapPracticeHub(Tap):
                     logger=self.logger,
                 )
             return self._api
+
+    # The two CLI paths that validate the config and call the API (a sync, `--test`); `--discover` does neither.
+    @classmethod
+    def invoke(cls, **kwargs: t.Any) -> None:
+        with _setting_errors_exit_cleanly():
+            super().invoke(**kwargs)
+
+    @classmethod
+    def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
+        with _setting_errors_exit_cleanly():
+            super().cb_test(ctx, param, value)
 
     def discover_streams(self):
         return [stream_type(tap=self) for stream_type in STREAM_TYPES]
