@@ -21,23 +21,35 @@ def unconfirmed_copy(mapping: Path, folder: Path) -> Path:
     return copy
 
 
-# case -> (the stage that must stop it, config changes, words the message must hold, no traceback).
-# Today the tap prints a traceback after its 401 message, and the target names neither the setting nor
-# the fix for a rejected token ("GET /v1/users -> 401: unauthorized access" plus a traceback): those two
-# cases check what holds today (no write, a non-zero exit, the 401) and are listed as gaps in the report.
+# case -> (the stage that must stop it, config changes, words its one clear message must hold).
 CASES = {
-    "wrong_region": ("tap", {"tap": {"base_url": None, "account_domain": "demo", "region": "mars"}},
-                     ["region", "mars", "neptune"], True),
-    "bad_practicehub_key": ("tap", {"tap": {"api_keys": ["ph-wrong-key"]}}, ["api_keys"], False),
-    "bad_pipedrive_token": ("target", {"target": {"api_token": "pd-wrong-token"}}, ["401"], False),
-    "missing_fallback_owner": ("target", {"target": {"fallback_owner_email": None}}, ["fallback_owner_email"],
-                               True),
-    "unknown_fallback_owner": ("target", {"target": {"fallback_owner_email": "nobody@example.com"}},
-                               ["fallback_owner_email", "nobody@example.com"], True),
-    "unconfirmed_map": ("mapper", {"mapper": {"mapping_file": "UNCONFIRMED"}},
-                        ["not confirmed", "map-practicehub-pipedrive confirm --mapping"], True),
-    "phi_without_baa": ("mapper", {"mapper": {"phi_policy": "include", "baa_reference": None}}, ["baa_reference"],
-                        True),
+    "wrong_region": (
+        "tap",
+        {"tap": {"base_url": None, "account_domain": "demo", "region": "mars"}},
+        ["region", "mars", "neptune"],
+    ),
+    "bad_practicehub_key": ("tap", {"tap": {"api_keys": ["ph-wrong-key"]}}, ["`api_keys`", "401"]),
+    "bad_pipedrive_token": ("target", {"target": {"api_token": "pd-wrong-token"}}, ["api_token", "401"]),
+    "missing_fallback_owner": (
+        "target",
+        {"target": {"fallback_owner_email": None}},
+        ["fallback_owner_email"],
+    ),
+    "unknown_fallback_owner": (
+        "target",
+        {"target": {"fallback_owner_email": "nobody@example.com"}},
+        ["fallback_owner_email", "nobody@example.com"],
+    ),
+    "unconfirmed_map": (
+        "mapper",
+        {"mapper": {"mapping_file": "UNCONFIRMED"}},
+        ["not confirmed", "map-practicehub-pipedrive confirm --mapping"],
+    ),
+    "phi_without_baa": (
+        "mapper",
+        {"mapper": {"phi_policy": "include", "baa_reference": None}},
+        ["baa_reference"],
+    ),
 }
 
 
@@ -53,7 +65,7 @@ def sandboxes(tmp_path_factory):
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_bad_setting_stops_before_any_write(case, sandboxes, tmp_path, confirmed_mapping):
-    stage, changes, words, one_message = CASES[case]
+    stage, changes, words = CASES[case]
     practicehub, pipedrive = sandboxes
     if changes.get("mapper", {}).get("mapping_file") == "UNCONFIRMED":
         changes = {"mapper": {"mapping_file": str(unconfirmed_copy(confirmed_mapping, tmp_path / "map"))}}
@@ -74,7 +86,8 @@ def test_bad_setting_stops_before_any_write(case, sandboxes, tmp_path, confirmed
     message = result.stderr[stage]
     for word in words:
         assert word in message, f"{case}: {word!r} not in {stage} stderr: {message[-1500:]}"
-    if one_message:
-        assert "Traceback" not in message, f"{case}: a traceback instead of one clear message: {message[-1500:]}"
-    assert not (ws.target_state_dir / "manifest.jsonl").exists() or \
-        (ws.target_state_dir / "manifest.jsonl").read_text() == ""
+    assert "Traceback" not in message, f"{case}: a traceback instead of one clear message: {message[-1500:]}"
+    assert (
+        not (ws.target_state_dir / "manifest.jsonl").exists()
+        or (ws.target_state_dir / "manifest.jsonl").read_text() == ""
+    )
