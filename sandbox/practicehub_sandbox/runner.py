@@ -14,6 +14,8 @@ from waitress.task import ThreadedTaskDispatcher, WSGITask
 from .server import DROP_CONNECTION_KEY, make_app
 
 HOST = "127.0.0.1"
+# How long one poll of the sockets may wait: short, so stop() returns quickly; not zero, so idle is idle.
+LOOP_TIMEOUT = 0.1
 
 # "Task queue depth is N" on every busy moment says nothing useful about a sandbox.
 logging.getLogger("waitress.queue").setLevel(logging.ERROR)
@@ -59,8 +61,7 @@ class WaitressServer:
 
     def __init__(self, app, port: int = 0, threads: int = 8) -> None:
         adj = Adjustments(
-            host=HOST, port=port, threads=threads, ident="practicehub-sandbox", asyncore_use_poll=True,
-            asyncore_loop_timeout=0.1,  # lets stop() return quickly
+            host=HOST, port=port, threads=threads, ident="practicehub-sandbox", asyncore_use_poll=True
         )
         dispatcher = ThreadedTaskDispatcher()
         dispatcher.set_thread_count(threads)
@@ -71,7 +72,13 @@ class WaitressServer:
         self._thread: threading.Thread | None = None
 
     def serve_forever(self) -> None:
-        self._server.run()
+        """waitress's own run(), but with LOOP_TIMEOUT: its `asyncore_loop_timeout` setting is read as an int,
+        so 0.1 became 0 and the idle loop polled without waiting (a whole CPU)."""
+        server = self._server
+        try:
+            server.asyncore.loop(timeout=LOOP_TIMEOUT, map=server._map, use_poll=server.adj.asyncore_use_poll)
+        except (SystemExit, KeyboardInterrupt):
+            server.task_dispatcher.shutdown()
 
     def start(self) -> WaitressServer:
         self._thread = threading.Thread(target=self.serve_forever, name=f"sandbox-{self.port}", daemon=True)
