@@ -4,6 +4,9 @@ Reads what the mapper wrote (its reports_dir) and what the target wrote (its sta
 the inputs are specified in target-pipedrive/REPORT.md. Usage:
 
     python -m target_pipedrive.html_report --state-dir DIR --transform-reports DIR --out DIR
+
+The whole migration (every run, what is in Pipedrive now) comes first; the sections after it describe
+the latest run (`summary.json`, which each run overwrites).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from target_pipedrive import report_history
 from target_pipedrive.report_templates import page
 
 SCHEMA_VERSION = 1
@@ -29,6 +33,9 @@ KEPT_ASIDE = ("documented", "reference", "consumed", "not_sampled")
 # `waiting` (children whose parent has not landed) is 0 when a run completes; `failed` is optional.
 LOAD_OUTCOMES = ("created", "updated", "unchanged", "skipped", "waiting", "failed")
 SKIPPED_STREAM = "skipped"  # the mapper's stream of records it did not turn into entities
+RUN_COUNTS = ("received", "created", "updated", "unchanged", "skipped")
+RUN_API = ("calls", "status_429", "tokens")
+ISO_UTC = "%Y-%m-%dT%H:%M:%SZ"
 
 
 @dataclass(frozen=True)
@@ -103,7 +110,10 @@ def source_reconciliation(reconciliation: dict | None, problems: Problems) -> li
     rows = []
     for stream, counts in sorted(_mapping((reconciliation or {}).get("streams")).items()):
         counts = _mapping(counts)
-        row = {"stream": str(stream), "in": count(counts.get("in"), f"reconciliation.json {stream}.in", problems)}
+        row = {
+            "stream": str(stream),
+            "in": count(counts.get("in"), f"reconciliation.json {stream}.in", problems),
+        }
         for outcome in SOURCE_OUTCOMES:
             row[outcome] = count(counts.get(outcome), f"reconciliation.json {stream}.{outcome}", problems)
         row["kept_aside"] = sum(row[outcome] for outcome in KEPT_ASIDE)
@@ -113,13 +123,15 @@ def source_reconciliation(reconciliation: dict | None, problems: Problems) -> li
     return rows
 
 
-def load_reconciliation(load_summary: dict | None, problems: Problems) -> list[dict]:
+def load_reconciliation(
+    load_summary: dict | None, problems: Problems, source: str = "summary.json"
+) -> list[dict]:
     rows = []
     for stream, counts in sorted(_mapping((load_summary or {}).get("streams")).items()):
         counts = _mapping(counts)
         row = {"stream": str(stream)}
         for key in ("received", *LOAD_OUTCOMES):
-            row[key] = count(counts.get(key), f"summary.json {stream}.{key}", problems)
+            row[key] = count(counts.get(key), f"{source} {stream}.{key}", problems)
         row["landed"] = row["created"] + row["updated"] + row["unchanged"]
         row["difference"] = row["received"] - sum(row[outcome] for outcome in LOAD_OUTCOMES)
         row["balanced"] = row["difference"] == 0 and row["waiting"] == 0 and row["failed"] == 0
@@ -127,11 +139,14 @@ def load_reconciliation(load_summary: dict | None, problems: Problems) -> list[d
     return rows
 
 
-def handover_reconciliation(reconciliation: dict | None, load_rows: list[dict], skip_rows: list[dict] | None,
-                            problems: Problems) -> list[dict]:
+def handover_reconciliation(
+    reconciliation: dict | None, load_rows: list[dict], skip_rows: list[dict] | None, problems: Problems
+) -> list[dict]:
     """What the mapper emitted against what the target took in, per stream (and the skip file)."""
-    emitted = {str(stream): count(value, f"reconciliation.json records_emitted.{stream}", problems)
-               for stream, value in _mapping((reconciliation or {}).get("records_emitted")).items()}
+    emitted = {
+        str(stream): count(value, f"reconciliation.json records_emitted.{stream}", problems)
+        for stream, value in _mapping((reconciliation or {}).get("records_emitted")).items()
+    }
     received = {row["stream"]: row["received"] for row in load_rows}
     if skip_rows is not None:
         received[SKIPPED_STREAM] = sum(1 for row in skip_rows if skip_origin(row) == "transform")
@@ -141,6 +156,39 @@ def handover_reconciliation(reconciliation: dict | None, load_rows: list[dict], 
         row["difference"] = row["emitted"] - row["received"]
         row["balanced"] = row["difference"] == 0
         rows.append(row)
+    return rows
+
+
+def run_history(state: Path, latest_run_id: str, problems: Problems) -> list[dict]:
+    """Every run of this state folder, oldest first, from its `summary-<run_id>.json`; the latest is marked."""
+    runs = []
+    for path in sorted(state.glob("summary-*.json")):
+        run_summary = read_json(path, problems)
+        if run_summary is None:
+            continue
+        started = parse_time(run_summary.get("started_at"))
+        if started is None:
+            problems.add(path.name, "no usable started_at (listed first)")
+        streams = load_reconciliation(run_summary, problems, path.name)
+        api = _mapping(run_summary.get("api"))
+        row = {
+            "run_id": str(run_summary.get("run_id") or path.stem.removeprefix("summary-")),
+            "started_at": ""
+            if started is None
+            else datetime.fromtimestamp(int(started), UTC).strftime(ISO_UTC),
+            "status": str(run_summary.get("status") or "unknown"),
+            **{key: sum(stream[key] for stream in streams) for key in RUN_COUNTS},
+            **{key: count(api.get(key), f"{path.name} api.{key}", problems) for key in RUN_API},
+        }
+        runs.append((started or 0.0, row["run_id"], row))
+    rows = [row for _, _, row in sorted(runs, key=lambda run: run[:2])]
+    latest = latest_run_id or (rows[-1]["run_id"] if rows else "")
+    for row in rows:
+        row["latest"] = row["run_id"] == latest
+    if latest_run_id and not any(row["latest"] for row in rows):
+        problems.add(
+            f"summary-{latest_run_id}.json", "not found: the latest run is missing from the runs table"
+        )
     return rows
 
 
@@ -164,8 +212,10 @@ def skips_summary(skip_rows: list[dict] | None) -> dict:
     for row in skip_rows or []:
         stream = row.get("entity") or row.get("source_stream") or "unknown"
         counter[(skip_origin(row), str(stream), str(row.get("reason") or "no_reason_given"))] += 1
-    by_reason = [{"origin": origin, "stream": stream, "reason": reason, "count": number}
-                 for (origin, stream, reason), number in sorted(counter.items())]
+    by_reason = [
+        {"origin": origin, "stream": stream, "reason": reason, "count": number}
+        for (origin, stream, reason), number in sorted(counter.items())
+    ]
     return {"available": skip_rows is not None, "total": sum(counter.values()), "by_stream_reason": by_reason}
 
 
@@ -193,14 +243,24 @@ def throughput(metric_rows: list[dict] | None, api: dict, problems: Problems) ->
         for key in ("calls", "status_429", "tokens"):
             second[key] += count(row.get(key), f"metrics.jsonl row {index} {key}", problems)
     if not per_second:
-        totals = {key: count(api.get(key), f"summary.json api.{key}", problems)
-                  for key in ("calls", "status_429", "tokens")}
+        totals = {
+            key: count(api.get(key), f"summary.json api.{key}", problems)
+            for key in ("calls", "status_429", "tokens")
+        }
         seconds = round(float(api.get("elapsed_seconds") or 0), 1)
-        return {"available": bool(api), "per_second": False, "seconds": seconds, **totals,
-                "peak_calls_per_second": None,
-                "average_calls_per_second": round(totals["calls"] / seconds, 2) if seconds else 0.0,
-                "seconds_per_point": 1, "series": []}
-    totals = {key: sum(second[key] for second in per_second.values()) for key in ("calls", "status_429", "tokens")}
+        return {
+            "available": bool(api),
+            "per_second": False,
+            "seconds": seconds,
+            **totals,
+            "peak_calls_per_second": None,
+            "average_calls_per_second": round(totals["calls"] / seconds, 2) if seconds else 0.0,
+            "seconds_per_point": 1,
+            "series": [],
+        }
+    totals = {
+        key: sum(second[key] for second in per_second.values()) for key in ("calls", "status_429", "tokens")
+    }
     first, last = min(per_second), max(per_second)
     seconds = last - first + 1
     seconds_per_point = -(-seconds // MAX_POINTS)
@@ -209,13 +269,25 @@ def throughput(metric_rows: list[dict] | None, api: dict, problems: Problems) ->
         point = Counter()
         for second in range(first + offset, min(first + offset + seconds_per_point, last + 1)):
             point.update(per_second.get(second, Counter()))
-        series.append({"offset": offset, "calls": point["calls"], "status_429": point["status_429"],
-                       "tokens": point["tokens"]})
-    return {"available": True, "per_second": True, "seconds": seconds, **totals,
-            "peak_calls_per_second": max(second["calls"] for second in per_second.values()),
-            "average_calls_per_second": round(totals["calls"] / seconds, 2),
-            "started_at": datetime.fromtimestamp(first, UTC).isoformat(),
-            "seconds_per_point": seconds_per_point, "series": series}
+        series.append(
+            {
+                "offset": offset,
+                "calls": point["calls"],
+                "status_429": point["status_429"],
+                "tokens": point["tokens"],
+            }
+        )
+    return {
+        "available": True,
+        "per_second": True,
+        "seconds": seconds,
+        **totals,
+        "peak_calls_per_second": max(second["calls"] for second in per_second.values()),
+        "average_calls_per_second": round(totals["calls"] / seconds, 2),
+        "started_at": datetime.fromtimestamp(first, UTC).isoformat(),
+        "seconds_per_point": seconds_per_point,
+        "series": series,
+    }
 
 
 def budget(api: dict, tokens_used: int, problems: Problems) -> dict:
@@ -225,13 +297,26 @@ def budget(api: dict, tokens_used: int, problems: Problems) -> dict:
     remaining = count(api.get("daily_tokens_remaining"), "summary.json api.daily_tokens_remaining", problems)
     limit_value = api.get("daily_token_limit")
     if limit_value is None:
-        return {"available": True, "daily_limit": None, "remaining": remaining, "used_by_run": tokens_used,
-                "used_by_others": None, "used_today": None, "percent_used": None}
+        return {
+            "available": True,
+            "daily_limit": None,
+            "remaining": remaining,
+            "used_by_run": tokens_used,
+            "used_by_others": None,
+            "used_today": None,
+            "percent_used": None,
+        }
     limit = count(limit_value, "summary.json api.daily_token_limit", problems)
     used_today = max(limit - remaining, 0)
-    return {"available": True, "daily_limit": limit, "remaining": remaining, "used_by_run": tokens_used,
-            "used_by_others": max(used_today - tokens_used, 0), "used_today": used_today,
-            "percent_used": round(100 * used_today / limit, 1) if limit else 0.0}
+    return {
+        "available": True,
+        "daily_limit": limit,
+        "remaining": remaining,
+        "used_by_run": tokens_used,
+        "used_by_others": max(used_today - tokens_used, 0),
+        "used_today": used_today,
+        "percent_used": round(100 * used_today / limit, 1) if limit else 0.0,
+    }
 
 
 def unmatched_practitioners(load_summary: dict | None, problems: Problems) -> list[dict]:
@@ -241,23 +326,40 @@ def unmatched_practitioners(load_summary: dict | None, problems: Problems) -> li
             problems.add(f"summary.json unmatched_owners[{index}]", "not an object")
             continue
         records = owner.get("records")
-        per_stream = ({str(stream): count(n, f"summary.json unmatched_owners[{index}].records.{stream}", problems)
-                       for stream, n in records.items()} if isinstance(records, dict)
-                      else {"all": count(records, f"summary.json unmatched_owners[{index}].records", problems)})
+        per_stream = (
+            {
+                str(stream): count(n, f"summary.json unmatched_owners[{index}].records.{stream}", problems)
+                for stream, n in records.items()
+            }
+            if isinstance(records, dict)
+            else {"all": count(records, f"summary.json unmatched_owners[{index}].records", problems)}
+        )
         anonymous = not owner.get("owner_name") and not owner.get("owner_source_id")
-        rows.append({"name": "(no practitioner in PracticeHub)" if anonymous else str(owner.get("owner_name") or "(no name)"),
-                     "source_id": str(owner.get("owner_source_id") or ""),
-                     "email": str(owner.get("owner_email") or ""),
-                     "fallback_owner": str(owner.get("assigned_to") or owner.get("fallback_owner") or ""),
-                     "records": sum(per_stream.values()), "records_by_stream": per_stream})
+        rows.append(
+            {
+                "name": "(no practitioner in PracticeHub)"
+                if anonymous
+                else str(owner.get("owner_name") or "(no name)"),
+                "source_id": str(owner.get("owner_source_id") or ""),
+                "email": str(owner.get("owner_email") or ""),
+                "fallback_owner": str(owner.get("assigned_to") or owner.get("fallback_owner") or ""),
+                "records": sum(per_stream.values()),
+                "records_by_stream": per_stream,
+            }
+        )
     return sorted(rows, key=lambda row: (row["name"], row["source_id"]))
 
 
 def dedupe(dedupe_report: dict | None) -> dict:
-    merges = [{"survivor_source_id": str(merge.get("survivor_source_id") or ""),
-               "merged_source_id": str(merge.get("merged_source_id") or ""),
-               "matched_on": str(merge.get("matched_on") or "")}
-              for merge in (dedupe_report or {}).get("merges") or [] if isinstance(merge, dict)]
+    merges = [
+        {
+            "survivor_source_id": str(merge.get("survivor_source_id") or ""),
+            "merged_source_id": str(merge.get("merged_source_id") or ""),
+            "matched_on": str(merge.get("matched_on") or ""),
+        }
+        for merge in (dedupe_report or {}).get("merges") or []
+        if isinstance(merge, dict)
+    ]
     return {"available": dedupe_report is not None, "count": len(merges), "merges": merges}
 
 
@@ -267,30 +369,48 @@ def read_diff_rows(path: Path, problems: Problems) -> list[tuple[str, str, str]]
         return None
     try:
         with path.open(newline="", encoding="utf-8") as handle:
-            return [(str(row.get("entity") or ""), str(row.get("field") or ""), str(row.get("source_id") or ""))
-                    for row in csv.DictReader(handle)]
+            return [
+                (str(row.get("entity") or ""), str(row.get("field") or ""), str(row.get("source_id") or ""))
+                for row in csv.DictReader(handle)
+            ]
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         problems.add(path.name, f"not readable CSV ({type(error).__name__})")
         return None
 
 
-def verify_summary(verify_report: dict | None, diff_rows: list[tuple[str, str, str]] | None,
-                   problems: Problems) -> dict:
+def verify_summary(
+    verify_report: dict | None, diff_rows: list[tuple[str, str, str]] | None, problems: Problems
+) -> dict:
     if verify_report is None:
         return {"available": False, "entities": [], "mismatches": [], "total_mismatches": 0}
     per_field = Counter((entity, field) for entity, field, _ in diff_rows or [])
-    records = {entity: len({sid for e, _, sid in diff_rows or [] if e == entity}) for entity, _, _ in diff_rows or []}
+    records = {
+        entity: len({sid for e, _, sid in diff_rows or [] if e == entity}) for entity, _, _ in diff_rows or []
+    }
     checked = _mapping(verify_report.get("checked"))
-    entities = [{"entity": str(entity), "checked": count(n, f"verify_summary.json checked.{entity}", problems),
-                 "mismatched_records": records.get(str(entity), 0)} for entity, n in sorted(checked.items())]
-    mismatches = [{"entity": entity, "field": field, "count": n} for (entity, field), n in sorted(per_field.items())]
+    entities = [
+        {
+            "entity": str(entity),
+            "checked": count(n, f"verify_summary.json checked.{entity}", problems),
+            "mismatched_records": records.get(str(entity), 0),
+        }
+        for entity, n in sorted(checked.items())
+    ]
+    mismatches = [
+        {"entity": entity, "field": field, "count": n} for (entity, field), n in sorted(per_field.items())
+    ]
     total = count(verify_report.get("mismatches"), "verify_summary.json mismatches", problems)
     if diff_rows is None and total:
         problems.add("verify_diff.csv", "not found: mismatches cannot be broken down by field")
     elif diff_rows is not None and total != len(diff_rows):
         problems.add("verify_diff.csv", f"{len(diff_rows)} rows, but verify_summary.json counts {total}")
-    return {"available": True, "ok": total == 0, "entities": entities, "mismatches": mismatches,
-            "total_mismatches": total}
+    return {
+        "available": True,
+        "ok": total == 0,
+        "entities": entities,
+        "mismatches": mismatches,
+        "total_mismatches": total,
+    }
 
 
 def link(target: Path, out: Path, problems: Problems) -> str | None:
@@ -312,8 +432,11 @@ def summarise(inputs: ReportInputs) -> dict:
     api = _mapping((load_summary or {}).get("api"))
     if load_summary and load_summary.get("elapsed_seconds") is not None:
         api = {**api, "elapsed_seconds": load_summary["elapsed_seconds"]}
-    skip_rows = this_run(read_json_lines(state / "skipped.jsonl", problems), (load_summary or {}).get("run_id"))
-    metric_rows = read_json_lines(state / "metrics.jsonl", problems) if (state / "metrics.jsonl").is_file() else None
+    all_skip_rows = read_json_lines(state / "skipped.jsonl", problems)
+    skip_rows = this_run(all_skip_rows, (load_summary or {}).get("run_id"))
+    metric_rows = (
+        read_json_lines(state / "metrics.jsonl", problems) if (state / "metrics.jsonl").is_file() else None
+    )
     workflows = read_json(mapper / "workflows.json", problems)
     verify_path = state / "verify_summary.json"  # absent until `target-pipedrive verify` has run
     verify_report = read_json(verify_path, problems) if verify_path.is_file() else None
@@ -325,7 +448,9 @@ def summarise(inputs: ReportInputs) -> dict:
     if speed["per_second"]:  # the per-second file must add up to the run's totals
         for key in ("calls", "status_429", "tokens"):
             if api.get(key) is not None and api.get(key) != speed[key]:
-                problems.add("metrics.jsonl", f"{key} add up to {speed[key]}, summary.json api.{key} says {api[key]}")
+                problems.add(
+                    "metrics.jsonl", f"{key} add up to {speed[key]}, summary.json api.{key} says {api[key]}"
+                )
     tokens_used = speed["tokens"]
     complete = reconciliation is not None and load_summary is not None and skip_rows is not None
     all_rows = source_rows + load_rows + handover_rows
@@ -342,17 +467,32 @@ def summarise(inputs: ReportInputs) -> dict:
         "failed": sum(row["failed"] + row["waiting"] for row in load_rows),
     }
     records = {row["stream"]: {key: row[key] for key in LOAD_OUTCOMES} for row in load_rows}
-    links = {"workflows": link(mapper / "workflows.md", inputs.out, problems),
-             "field_map": link(state / "field_map.json", inputs.out, problems),
-             "dedupe_csv": link(mapper / "dedupe.csv", inputs.out, problems),
-             "json_summary": JSON_NAME}
+    runs = run_history(state, str((load_summary or {}).get("run_id") or ""), problems)
+    progress_path = state / "rollback_progress.jsonl"  # absent until a rollback has run
+    migration = report_history.migration_totals(
+        report_history.read_ledger(state / "ledger.sqlite", problems),
+        read_json_lines(state / "manifest.jsonl", problems),
+        read_json_lines(progress_path, problems) if progress_path.is_file() else None,
+        all_skip_rows,
+        problems,
+    )
+    links = {
+        "workflows": link(mapper / "workflows.md", inputs.out, problems),
+        "field_map": link(state / "field_map.json", inputs.out, problems),
+        "dedupe_csv": link(mapper / "dedupe.csv", inputs.out, problems),
+        "json_summary": JSON_NAME,
+    }
     return {
         "schema_version": SCHEMA_VERSION,
         "generated_at": inputs.generated_at or datetime.now(UTC).replace(microsecond=0).isoformat(),
-        "run": {"run_id": str((load_summary or {}).get("run_id") or ""),
-                "status": str((load_summary or {}).get("status") or "unknown"),
-                "message": str((load_summary or {}).get("message") or "")},
+        "run": {
+            "run_id": str((load_summary or {}).get("run_id") or ""),
+            "status": str((load_summary or {}).get("status") or "unknown"),
+            "message": str((load_summary or {}).get("message") or ""),
+        },
         "reconciled": complete and bool(source_rows) and all(row["balanced"] for row in all_rows),
+        "migration": migration,
+        "runs": runs,
         "totals": totals,
         "records": records,
         "source_reconciliation": source_rows,
@@ -363,7 +503,9 @@ def summarise(inputs: ReportInputs) -> dict:
         "unmatched_practitioners": unmatched_practitioners(load_summary, problems),
         "dedupe": dedupe(read_json(mapper / "dedupe.json", problems)),
         "skips": skips_summary(skip_rows),
-        "verify": verify_summary(verify_report, read_diff_rows(state / "verify_diff.csv", problems), problems),
+        "verify": verify_summary(
+            verify_report, read_diff_rows(state / "verify_diff.csv", problems), problems
+        ),
         "workflows": _mapping((workflows or {}).get("summary")),
         "links": links,
         "input_problems": list(problems),
@@ -374,8 +516,9 @@ def build_report(inputs: ReportInputs) -> tuple[Path, Path]:
     """Write migration_report.html and migration_report.json into inputs.out; return both paths."""
     out = Path(inputs.out)
     out.mkdir(parents=True, exist_ok=True)
-    summary = summarise(ReportInputs(Path(inputs.state_dir), Path(inputs.transform_reports), out,
-                                     inputs.generated_at))
+    summary = summarise(
+        ReportInputs(Path(inputs.state_dir), Path(inputs.transform_reports), out, inputs.generated_at)
+    )
     html_path, json_path = out / HTML_NAME, out / JSON_NAME
     _write(json_path, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     _write(html_path, page.render(summary))
@@ -389,8 +532,9 @@ def _write(path: Path, text: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="target-pipedrive report",
-                                     description="Write the HTML migration report and its JSON summary.")
+    parser = argparse.ArgumentParser(
+        prog="target-pipedrive report", description="Write the HTML migration report and its JSON summary."
+    )
     parser.add_argument("--state-dir", required=True, type=Path, help="the target's state directory")
     parser.add_argument("--transform-reports", required=True, type=Path, help="the mapper's reports_dir")
     parser.add_argument("--out", required=True, type=Path, help="where to write the report")
@@ -400,7 +544,9 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"{option} {folder} is not a folder")
     html_path, json_path = build_report(ReportInputs(args.state_dir, args.transform_reports, args.out))
     summary = json.loads(json_path.read_text("utf-8"))
-    verdict = "reconciles" if summary["reconciled"] else "does NOT reconcile (see the red rows and input problems)"
+    verdict = (
+        "reconciles" if summary["reconciled"] else "does NOT reconcile (see the red rows and input problems)"
+    )
     print(f"wrote {html_path} and {json_path}: the migration {verdict}")
     for problem in summary["input_problems"]:
         print(f"input problem: {problem}", file=sys.stderr)
