@@ -68,15 +68,13 @@ def copy_project(into: Path) -> Path:
     return into
 
 
-def add_bench_environment(project: Path, migration_dir: Path, rate: float, max_concurrency: int) -> None:
-    """A `bench` environment: the tap paced at the scaled PracticeHub limit, outputs under migration_dir."""
+def add_bench_environment(project: Path, rate: float, max_concurrency: int) -> None:
+    """A `bench` environment (outputs in output/bench): the tap paced at the scaled PracticeHub limit."""
     meltano_yml = project / "meltano.yml"
     text = meltano_yml.read_text()
     block = (
         "environments:\n"
         "  - name: bench\n"
-        "    env:\n"
-        f"      MIGRATION_DIR: {migration_dir}\n"
         "    config:\n"
         "      plugins:\n"
         "        extractors:\n"
@@ -159,9 +157,9 @@ class Bench:
         self.args = args
         self.workdir = workdir
         self.project = copy_project(workdir / "project")
-        self.migration = workdir / "migration"
+        self.migration = self.project / "output" / "bench"
         (self.migration / "logs").mkdir(parents=True)
-        add_bench_environment(self.project, self.migration, args.scale, args.max_concurrency)
+        add_bench_environment(self.project, args.scale, args.max_concurrency)
         self.env = dict(os.environ)
         self.env.update({
             "PATH": f"{BIN}{os.pathsep}{self.env.get('PATH', '')}",

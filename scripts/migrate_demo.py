@@ -60,7 +60,7 @@ def http_json(url: str, method: str = "GET", body: dict | None = None, token: st
 class Demo:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.workdir = ROOT / "output" / "demo"  # MIGRATION_DIR of meltano.yml's demo environment
+        self.workdir = ROOT / "output" / "demo"  # meltano.yml: output/<environment>, here `demo`
         self.env = dict(os.environ)
         self.step_number = 0
         self.sandboxes: list[Sandbox] = []
@@ -106,7 +106,6 @@ class Demo:
                 "MELTANO_DATABASE_URI": f"sqlite:///{self.workdir / 'meltano.db'}",
                 "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
                 "MELTANO_CLI_DISABLE_VERSION_CHECK": "1",
-                "MIGRATION_DIR": str(self.workdir),
                 "PRACTICEHUB_BASE_URL": practicehub.url,
                 "PRACTICEHUB_API_KEYS": json.dumps(keys),
                 "PRACTICEHUB_APP_DETAILS": "practicehub-demo=demo@example.com",

@@ -33,7 +33,6 @@ def test_incremental_pipeline_keeps_its_state_in_postgres(project_copy, postgres
         PRACTICEHUB_BASE_URL=sandbox.base_url,
         PRACTICEHUB_API_KEYS=json.dumps(list(sandbox.api_keys)),
         PRACTICEHUB_APP_DETAILS="state-test=it@example.com",
-        MIGRATION_DIR=str(project_copy / "output" / "pg"),
     )
     _meltano(project_copy, env, "install", "extractor", "tap-practicehub")
     _meltano(project_copy, env, "install", "loader", "target-jsonl")
