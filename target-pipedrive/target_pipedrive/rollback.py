@@ -122,6 +122,8 @@ class Rollback:
             if exc.status not in GONE:
                 self.restore_failures.append({"type": kind, "id": ident, "error": f"HTTP {exc.status}: {exc.error}"})
                 return
+        if kind in ENTITY_ORDER:  # restored: a re-run must match it again and re-apply, not see it as unchanged
+            self.ledger.forget(kind, int(ident))
         self._done(step)
 
     def _delete_fields(self, steps: list[dict]) -> None:

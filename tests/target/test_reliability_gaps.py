@@ -101,6 +101,12 @@ def test_rollback_of_adopted_records_skips_nulls_pipedrive_refuses(harness):
     restored = next(p for p in live(harness.sandbox.snapshot(), "persons") if p["id"] == existing["id"])
     assert restored["name"] == existing["name"]
 
+    again = harness.run(data)  # migrating again after the rollback re-applies the update, it is not "unchanged"
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert again.summary["streams"]["persons"]["updated"] == 1
+    reapplied = next(p for p in live(harness.sandbox.snapshot(), "persons") if p["id"] == existing["id"])
+    assert reapplied["name"] == data["persons"][3]["name"] != existing["name"]
+
 
 def test_stalled_and_dropped_creates_land_exactly_once(pipedrive_sandbox_factory, tmp_path):
     """Answers lost to stalls (the server writes after our read timeout) and drops: no duplicate, no abort."""
