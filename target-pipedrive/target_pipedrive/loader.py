@@ -9,7 +9,7 @@ import math
 import threading
 import time
 from collections import Counter, defaultdict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +39,10 @@ MAX_LANDING_WAIT = 30.0  # seconds a stalled create may take to land before we l
 MATCHERS = {"persons": "email", "organizations": "name"}
 # Custom field types that refer to another entity, and the stream they refer to.
 REFERENCE_TYPES = {"org": "organizations", "people": "persons"}
+# Writes queued per worker beyond the one it is doing: the input keeps flowing while they land, and no
+# more records than this sit in memory waiting for the API.
+QUEUED_PER_WORKER = 8
+REPORT_EVERY_SECONDS = 5.0
 
 
 class Loader:
@@ -68,6 +72,14 @@ class Loader:
         self._lock = threading.RLock()
         self._started = False
         self._pool = ThreadPoolExecutor(max_workers=settings.max_concurrency, thread_name_prefix="pipedrive")
+        # Writes submitted and not yet collected, and the (stream, source id) each one writes: a second
+        # record for the same source id waits until the first has landed, so writes keep their order.
+        self._in_flight: dict[Future, tuple[str, str]] = {}
+        self._future_of: dict[tuple[str, str], Future] = {}
+        self._window = max(64, settings.max_concurrency * QUEUED_PER_WORKER)
+        self._reported_at = 0.0
+        self._landed = 0  # writes collected so far; waiting children are retried only after new ones
+        self._landed_at_retry = -1
 
     # ---- set-up ---------------------------------------------------------------------------------
 
@@ -100,17 +112,61 @@ class Loader:
     # ---- loading --------------------------------------------------------------------------------
 
     def load(self, sink: PipedriveSink, records: list[dict]) -> None:
+        """Queue a batch's writes and return while they land, so reading the input and writing overlap.
+
+        Blocks only while more than the window of writes is queued; `settle` waits for all of them.
+        """
         stream = sink.stream_name
         self.report.count(stream, "received", len(records))
         if not self.report.budget_plan:
             self.plan_budget()
         try:
+            self._collect(block=False)
+            if self._landed != self._landed_at_retry:
+                self._landed_at_retry = self._landed
+                self.retry_waiting()  # first: a record waiting for its parent stays ahead of a newer one for its id
             self._write_ready(sink, records)
-            self.retry_waiting()
+            while len(self._in_flight) > self._window:
+                self._collect(block=True)
         except BudgetExhausted as exc:
             self._stopped(exc)
             raise
-        self.finish_report()
+        if time.monotonic() - self._reported_at >= REPORT_EVERY_SECONDS:
+            self.finish_report()
+
+    def settle(self) -> None:
+        """Wait until every queued write has landed (or failed), then write children whose parents now exist."""
+        try:
+            while True:
+                while self._in_flight:
+                    self._collect(block=True)
+                before = sum(len(v) for v in self.waiting.values())
+                self.retry_waiting()
+                if not self._in_flight and sum(len(v) for v in self.waiting.values()) == before:
+                    return
+        except BudgetExhausted as exc:
+            self._stopped(exc)
+            raise
+
+    def _collect(self, *, block: bool) -> None:
+        """Take finished writes off the queue; a write's error (budget spent, a fatal API answer) is raised here."""
+        if not self._in_flight:
+            return
+        if block:
+            done, _ = wait(list(self._in_flight), return_when=FIRST_COMPLETED)
+        else:
+            done = [future for future in self._in_flight if future.done()]
+        errors = []
+        for future in done:
+            self._future_of.pop(self._in_flight.pop(future), None)
+            if future.exception() is not None:
+                errors.append(future.exception())
+        self._landed += len(done)
+        if errors:
+            for future in self._in_flight:
+                future.cancel()  # not started: never sent, so a re-run writes it
+            budget = next((e for e in errors if isinstance(e, BudgetExhausted)), None)
+            raise budget or errors[0]
 
     def _stopped(self, exc: BudgetExhausted) -> None:
         """The daily budget is spent: the summary says so before the run exits (3)."""
@@ -119,28 +175,24 @@ class Loader:
         self.finish_report()
 
     def _write_ready(self, sink: PipedriveSink, records: list[dict]) -> None:
-        ready: list[tuple[dict, dict[str, int]]] = []
+        stream = sink.stream_name
+        held = self.waiting[stream]
+        held_ids = {str(r.get("source_id")) for r in held}
         for record in records:
+            key = (stream, str(record.get("source_id")))
+            if key in self._future_of or key[1] in held_ids:
+                held.append(record)  # the same source id is being written or waits: keep the order
+                held_ids.add(key[1])
+                continue
             parents = self._resolve_parents(sink, record)
             if parents is None:
-                self.waiting[sink.stream_name].append(record)
-            else:
-                ready.append((record, parents))
-        # A source id twice in one batch is written in order, never concurrently.
-        while ready:
-            seen: set[str] = set()
-            round_, later = [], []
-            for item in ready:
-                sid = str(item[0].get("source_id"))
-                (later if sid in seen else round_).append(item)
-                seen.add(sid)
-            futures = [self._pool.submit(self._write_one, sink, rec, parents) for rec, parents in round_]
-            errors = [f.exception() for f in futures]
-            for error in errors:
-                if error is not None:
-                    raise error
-            ready = later
-        self.report.set_waiting(sink.stream_name, len(self.waiting[sink.stream_name]))
+                held.append(record)
+                held_ids.add(key[1])
+                continue
+            future = self._pool.submit(self._write_one, sink, record, parents)
+            self._in_flight[future] = key
+            self._future_of[key] = future
+        self.report.set_waiting(stream, len(held))
 
     def _resolve_parents(self, sink: PipedriveSink, record: dict) -> dict[str, int] | None:
         parents: dict[str, int] = {}
@@ -148,13 +200,23 @@ class Loader:
             parent_source_id = record.get(key)
             if not parent_source_id:
                 continue
-            pipedrive_id = self.ledger.pipedrive_id(parent_stream, str(parent_source_id))
+            pipedrive_id = self._landed_id(parent_stream, str(parent_source_id))
             if pipedrive_id is None:
                 return None
             parents[key] = pipedrive_id
         if not self._final and self._unlanded_reference(sink.stream_name, record):
             return None  # an org/people custom field waits for its record like a parent (written empty at the end)
         return parents
+
+    def _landed_id(self, stream: str, source_id: str) -> int | None:
+        """The Pipedrive id of a landed record; one still being written is waited for, not deferred."""
+        pipedrive_id = self.ledger.pipedrive_id(stream, source_id)
+        future = self._future_of.get((stream, source_id)) if pipedrive_id is None else None
+        if future is not None:
+            wait([future])
+            self._collect(block=False)
+            pipedrive_id = self.ledger.pipedrive_id(stream, source_id)
+        return pipedrive_id
 
     def _unlanded_reference(self, stream: str, record: dict) -> bool:
         fields = self.schema.fields.get(stream) or {}
@@ -163,12 +225,12 @@ class Loader:
             if info is None or info.field_type not in REFERENCE_TYPES or not isinstance(value, dict):
                 continue
             source_id = value.get("source_id")
-            if source_id and self.ledger.pipedrive_id(REFERENCE_TYPES[info.field_type], str(source_id)) is None:
+            if source_id and self._landed_id(REFERENCE_TYPES[info.field_type], str(source_id)) is None:
                 return True
         return False
 
     def retry_waiting(self) -> None:
-        """Write children whose parents have landed since they arrived."""
+        """Queue children whose parents have landed since they arrived (parents still in flight: not yet)."""
         progress = True
         while progress:
             progress = False
@@ -183,9 +245,9 @@ class Loader:
 
     def finish(self) -> None:
         """End of input: children whose parent never arrived go to the skip file."""
-        self.retry_waiting()
+        self.settle()
         self._final = True
-        self.retry_waiting()
+        self.settle()
         for stream, records in self.waiting.items():
             sink = self.sinks[stream]
             for record in records:

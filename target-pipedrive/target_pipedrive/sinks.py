@@ -62,6 +62,9 @@ class PipedriveSink(BatchSink):
     entity: str = ""
     endpoint: str = ""
     api_version = "v2"
+    # Small batches: records reach the loader soon after they arrive, so loading overlaps extraction
+    # (the loader queues each batch's writes and returns; `batch_size_rows` overrides this).
+    MAX_SIZE_DEFAULT = 200
     # record key → parent stream, resolved through the ledger before the record is written.
     parent_refs: dict[str, str] = {}
     used_keys: set[str] = set()
@@ -85,7 +88,26 @@ class PipedriveSink(BatchSink):
         self.loader.note_received(self.stream_name)
 
     def process_batch(self, context: dict) -> None:
-        self.loader.load(self, context.get("records", []))
+        self._draining = True
+        try:
+            self._drain_parents_first()
+            self.loader.load(self, context.get("records", []))
+        finally:
+            self._draining = False
+
+    def _drain_parents_first(self) -> None:
+        """Hand the loader the parents still buffered in other sinks (a stream's first few records never fill a
+        batch), and records of sinks a new SCHEMA retired, so children do not wait for the end of the input."""
+        target = self._target
+        for sink in list(target._sinks_to_clear):  # noqa: SLF001 - the SDK exposes no other view of its sinks
+            if sink.current_size and not getattr(sink, "_draining", False):
+                target.drain_one(sink)
+        if self.stream_name not in DEPENDENCY_ORDER:
+            return
+        for stream in DEPENDENCY_ORDER[: DEPENDENCY_ORDER.index(self.stream_name)]:
+            sink = target._sinks_active.get(stream)  # noqa: SLF001
+            if sink is not None and sink.current_size and not getattr(sink, "_draining", False):
+                target.drain_one(sink)
 
     # ---- building requests ----------------------------------------------------------------------
 

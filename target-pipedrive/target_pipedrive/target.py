@@ -86,6 +86,8 @@ class TargetPipedrive(Target):
     def _write_state_message(self, state: dict) -> None:
         # STATE covers every record read so far: hold it while children still wait for a parent
         # (they are not in the ledger yet); the end-of-pipe drain sends the latest one.
+        if self._loader is not None:
+            self._loader.settle()  # STATE only once the ledger holds every write it covers
         if self._loader is not None and any(self._loader.waiting.values()):
             self.logger.info("holding STATE: records still wait for their parents")
             return
