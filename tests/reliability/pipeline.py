@@ -266,7 +266,8 @@ def _run_pipeline(ws: Workspace, kill: Kill | None, timeout: float) -> RunResult
         returncodes={stage: proc.returncode for stage, proc in procs.items()},
         stderr={stage: path.read_text(encoding="utf-8", errors="replace") for stage, path in logs.items()},
         state=state,
-        killed=fired.is_set(),
+        # A SIGKILL sent as the victim was exiting on its own is no kill: it ended with its own code.
+        killed=fired.is_set() and kill is not None and procs[kill.stage].returncode == -signal.SIGKILL,
         seconds=round(time.monotonic() - started, 2),
         logs=list(logs.values()),
     )

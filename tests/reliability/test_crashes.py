@@ -11,9 +11,9 @@ KILL_POINTS = 21  # at least 20 across the three processes, each stage hit at le
 SEED = 20261125
 # Line counts (the tap's and mapper's output, the target's input) early in a run of the tiny practice,
 # plus a short delay, so that each killed run leaves work for the next.
-MAX_LINES = {"tap": 40, "mapper": 40, "target": 40}
-MAX_SECONDS = {"tap": 0.5, "mapper": 0.5, "target": 2.0}
-TOUCHED_PER_RUN = 3  # source records edited before each run, so every run has work at every stage
+MAX_LINES = {"tap": 10, "mapper": 10, "target": 10}
+MAX_SECONDS = {"tap": 0.1, "mapper": 0.1, "target": 0.15}
+TOUCHED_PER_RUN = 20  # source records edited before each run, so every run has work at every stage
 
 
 def kill_plan(rng: random.Random) -> list[Kill]:
