@@ -68,9 +68,9 @@ class PeakMemory(threading.Thread):
                         self.peaks[stage] = max(self.peaks.get(stage, 0), int(line.split()[1]))
 
 
-def scenario(name: str, profile: str, seed: int, root: Path, mapping: Path, faults: bool) -> dict:
+def scenario(name: str, profile: str, seed: int, root: Path, mapping: Path, faults: bool, seats: int) -> dict:
     practicehub = start_practicehub(profile, rate=200.0, seed=0, **(PRACTICEHUB_FAULTS if faults else {}))
-    pipedrive = start_pipedrive(root / f"{name}.sqlite3", seed=seed)
+    pipedrive = start_pipedrive(root / f"{name}.sqlite3", seed=seed, seats=seats)
     try:
         ws = Workspace(root / name, practicehub, pipedrive, mapping, tap=TIMEOUTS["tap"], target=TIMEOUTS["target"])
         before = pipedrive.snapshot()
@@ -128,7 +128,7 @@ def confirmed_mapping(folder: Path) -> Path:
     return mapping
 
 
-def write_results(profile: str, clean: dict, faulted: dict) -> str:
+def write_results(profile: str, clean: dict, faulted: dict, seats: int) -> str:
     lost = sorted(clean["accounted"] - faulted["accounted"])
     extra = sorted(faulted["accounted"] - clean["accounted"])
     ok = (faulted["completed"] and not lost and not extra and not faulted["duplicates"] and faulted["verify_ok"]
@@ -142,7 +142,7 @@ def write_results(profile: str, clean: dict, faulted: dict) -> str:
 
 Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node()} ({os.cpu_count()} CPUs, load average
 {os.getloadavg()[0]:.1f} at the end, Python {platform.python_version()}), profile `{profile}` ({clean['source_records']} source records), tap at
-200 req/s, Pipedrive sandbox Premium x3 seats at time_scale 50.
+200 req/s, Pipedrive sandbox Premium x{seats} seats at time_scale 50.
 
 Faults: PracticeHub {PRACTICEHUB_FAULTS}; Pipedrive {PIPEDRIVE_FAULTS}. Client timeouts: tap
 {TIMEOUTS['tap']['request_timeout']} s, target {TIMEOUTS['target']['request_timeout']} s. A stopped run is
@@ -166,14 +166,15 @@ pending ledger rows {len(faulted['pending'])}.
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", default="demo", choices=["tiny", "demo", "clinic-50k"])
+    parser.add_argument("--seats", type=int, default=3, help="Pipedrive seats: the daily budget (clinic-50k: 8)")
     parser.add_argument("--seed", type=int, default=3, help="seeds the Pipedrive sandbox's faults")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-faults-"))
     try:
         mapping = confirmed_mapping(root)
-        clean = scenario("fault-free", args.profile, args.seed, root, mapping, faults=False)
-        faulted = scenario("faulted", args.profile, args.seed, root, mapping, faults=True)
-        print(write_results(args.profile, clean, faulted))
+        clean = scenario("fault-free", args.profile, args.seed, root, mapping, faults=False, seats=args.seats)
+        faulted = scenario("faulted", args.profile, args.seed, root, mapping, faults=True, seats=args.seats)
+        print(write_results(args.profile, clean, faulted, args.seats))
         return 0
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -23,13 +23,15 @@ NOTE_PINS = ("pinned_to_lead_flag", "pinned_to_deal_flag", "pinned_to_organizati
 FILE_LINKS = ("deal_id", "person_id", "org_id", "activity_id", "product_id", "lead_id", "project_id")
 INT_LINKS = {"deal_id": "deals", "person_id": "persons", "org_id": "organizations", "activity_id": "activities"}
 SCRIPT_RE = re.compile(r"<\s*(script|style|iframe)[^>]*>.*?<\s*/\s*\1\s*>", re.IGNORECASE | re.DOTALL)
+TAG_RE = re.compile(r"<[a-zA-Z][^>]*>")
 HANDLER_RE = re.compile(r"\s+on[a-z]+\s*=\s*(\"[^\"]*\"|'[^']*'|[^\s>]+)", re.IGNORECASE)
 V1_MAX_LIMIT = 500
 
 
 def sanitise_html(content: str) -> str:
-    """Pipedrive strips scripts and event handlers from note HTML."""
-    return HANDLER_RE.sub("", SCRIPT_RE.sub("", content))
+    """Pipedrive strips scripts and event handlers from note HTML; escaped text (``&lt;img onerror=…``) stays."""
+    without_scripts = SCRIPT_RE.sub("", content)
+    return TAG_RE.sub(lambda tag: HANDLER_RE.sub("", tag.group(0)), without_scripts)
 
 
 def _v1_page(rows: list[Any]) -> tuple[list[Any], dict[str, Any]]:

@@ -112,6 +112,10 @@ def test_notes_with_past_add_time_and_sanitised_html(pipedrive_sandbox):
     note = sandbox.request("POST", "/api/v1/notes", json=body).json()["data"]
     assert note["add_time"] == "2019-05-04 03:02:01"
     assert note["content"] == "<p>Seen</p>"
+    handlers = {"content": '<p onclick="x()">&lt;img onerror=alert(1)&gt;</p><img src=x onerror=alert(1)>',
+                "person_id": person["id"]}
+    kept = sandbox.request("POST", "/api/v1/notes", json=handlers).json()["data"]
+    assert kept["content"] == "<p>&lt;img onerror=alert(1)&gt;</p><img src=x>"  # escaped text is not a tag
     assert note["person"] == {"name": person["name"]}
     updated = sandbox.request("PUT", f"/api/v1/notes/{note['id']}", json={"content": "<p>Changed</p>"}).json()
     assert updated["data"]["content"] == "<p>Changed</p>"
