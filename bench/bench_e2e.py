@@ -327,7 +327,7 @@ def main() -> int:
     parser.add_argument("--scale", type=float, default=4.0, help="time scale applied to both APIs' limits")
     parser.add_argument("--keys", type=int, default=1, help="PracticeHub API keys")
     parser.add_argument("--plan", default="growth", choices=sorted(BURST))
-    parser.add_argument("--seats", type=int, default=5)
+    parser.add_argument("--seats", type=int, default=8, help="daily budget: clinic-50k needs about 350,000 tokens")
     parser.add_argument("--max-concurrency", type=int, default=8)
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     parser.add_argument("--results", type=Path, default=RESULTS)

@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from .blobs import DEFAULT_MIME_TYPE, BlobSigner, blob_bytes, s3_error
 from .faults import Fault, FaultPlan
-from .filters import RESERVED_PARAMS, apply_filters, parse_filters
+from .filters import RESERVED_PARAMS, parse_filters
 from .paging import page_links, page_params, page_rows
 from .ratelimit import RateLimiter, retry_after_seconds
 from .resources import RESOURCE_FIELDS
@@ -125,7 +125,7 @@ def make_app(dataset: dict[str, list[dict]], settings: SandboxSettings | None = 
                 return _message(404, f"Unknown resource {resource}")
             params = list(request.args.items(multi=True))
             filters = parse_filters(params, sandbox.store.kinds(resource))
-            rows = apply_filters(sandbox.store.ordered(resource), filters)
+            rows = sandbox.store.matching(resource, filters)
             page, page_size = page_params(request.args.get("page"), request.args.get("page_size"))
             chunk, repeated = page_rows(
                 rows, page, page_size, unstable=sandbox.settings.unstable_paging,

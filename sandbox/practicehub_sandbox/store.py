@@ -7,8 +7,11 @@ import threading
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from .filters import attribute_kind
+from .filters import Filter, apply_filters, attribute_kind
 from .resources import DATETIME_FORMAT, RESOURCE_FIELDS
+
+# Filtered row lists kept per resource: a client pages through one window's filter many times over.
+FILTERED_CACHE_SIZE = 16
 
 # Fields the API sends as lists: a record created without them gets [] rather than null.
 LIST_FIELDS = frozenset({"custom_fields", "options", "answers", "actions"})
@@ -38,6 +41,7 @@ class RecordStore:
                 raise ValueError(f"dataset has duplicate {resource} ids")
         self._ordered: dict[str, list[dict]] = {}
         self._kinds: dict[str, dict[str, str | None]] = {}
+        self._filtered: dict[str, dict[tuple, list[dict]]] = {}
 
     def _check(self, resource: str) -> dict[int, dict]:
         if resource not in self._records:
@@ -47,6 +51,7 @@ class RecordStore:
     def _changed(self, resource: str) -> None:
         self._ordered.pop(resource, None)
         self._kinds.pop(resource, None)
+        self._filtered.pop(resource, None)
 
     def now(self) -> str:
         return datetime.now(ZoneInfo(self.timezone)).strftime(DATETIME_FORMAT)
@@ -58,6 +63,25 @@ class RecordStore:
             if resource not in self._ordered:
                 self._ordered[resource] = sorted(records.values(), key=order_key)
             return self._ordered[resource]
+
+    def matching(self, resource: str, filters: list[Filter]) -> list[dict]:
+        """The records a list request with these filters sees, in serving order (read-only, like ``ordered``)."""
+        if not filters:
+            return self.ordered(resource)
+        signature = tuple((f.attribute, f.expression) for f in filters)
+        with self._lock:
+            cached = self._filtered.get(resource, {}).get(signature)
+        if cached is not None:
+            return cached
+        rows = self.ordered(resource)
+        result = apply_filters(rows, filters)
+        with self._lock:
+            if self._ordered.get(resource) is rows:  # no change landed while we filtered
+                cache = self._filtered.setdefault(resource, {})
+                if len(cache) >= FILTERED_CACHE_SIZE:
+                    cache.pop(next(iter(cache)))
+                cache[signature] = result
+        return result
 
     def kinds(self, resource: str) -> dict[str, str | None]:
         """Filterable kind of each top-level attribute of a resource."""

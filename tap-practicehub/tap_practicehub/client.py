@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import math
+import threading
 import time
 import typing as t
 from concurrent.futures import Future
+from functools import cached_property
 from importlib import resources
 
 from singer_sdk import SchemaDirectory, StreamSchema
 from singer_sdk.exceptions import FatalAPIError
+from singer_sdk.helpers._typing import TypeConformanceLevel
 from singer_sdk.streams import RESTStream
 
 from tap_practicehub.api import Page, PracticeHubAPI
@@ -35,6 +38,8 @@ class PracticeHubStream(RESTStream):
     primary_keys: t.ClassVar[list[str]] = ["id"]
     replication_key = REPLICATION_KEY
     is_sorted = False  # no documented sort order: resumability comes from windows, not record order
+    # Records are the API's JSON as parsed: nothing to convert. ``post_process`` drops what the schema lacks.
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
     @property
     def url_base(self) -> str:
@@ -49,6 +54,25 @@ class PracticeHubStream(RESTStream):
     @property
     def api(self) -> PracticeHubAPI:
         return self._tap.api
+
+    def post_process(self, row: dict, context: Context | None = None) -> dict | None:  # noqa: ARG002
+        """Keep the properties the schema declares, as the SDK's conformance would; warn once per new name."""
+        known = self._known_properties
+        if row.keys() <= known:
+            return row
+        unknown = sorted(row.keys() - known)
+        if not self._warned_properties.issuperset(unknown):
+            self._warned_properties.update(unknown)
+            self.logger.warning("%s: properties %s are not in the schema; left out", self.name, unknown)
+        return {name: value for name, value in row.items() if name in known}
+
+    @cached_property
+    def _known_properties(self) -> frozenset[str]:
+        return frozenset(self.schema.get("properties", {}))
+
+    @cached_property
+    def _warned_properties(self) -> set[str]:
+        return set()
 
     # State: the bookmark is the end of the last completed window, written by ``_checkpoint``.
 
@@ -82,46 +106,68 @@ class PracticeHubStream(RESTStream):
     def _params(self, window: Window, page: int) -> dict:
         return {REPLICATION_KEY: window.filter_value(), "page": page, "page_size": self.config.get("page_size", 100)}
 
-    def get_records(self, context: Context | None) -> t.Iterable[dict]:
+    def initial_window(self, context: Context | None) -> Window | None:
+        """Everything from the bookmark (or start_date) to now; None when the bookmark is in the future."""
         upper = account_now(self.config.get("timezone", "UTC"))
         lower = self._lower_bound(context)
         if lower is not None and lower > upper:
             self.logger.info("%s: bookmark %s is in the future; nothing to read", self.name, format_api(lower))
-            return
+            return None
+        return Window(lower, upper)
+
+    def start_window(self, window: Window) -> WindowStart:
+        return WindowStart(self, window)
+
+    def _splits(self, window: Window, first: Page) -> bool:
+        """Too many rows for one checkpoint: the window is read as two halves instead."""
+        return first.total_entries > self._window_limit and window.can_split()
+
+    @cached_property
+    def _window_limit(self) -> int:
+        return max(int(self.config.get("window_records", 5000)), int(self.config.get("page_size", 100)))
+
+    def _page_requests(self, window: Window, total_entries: int, start_page: int) -> list[Future]:
+        last_page = max(1, math.ceil(total_entries / int(self.config.get("page_size", 100))))
+        return [self.api.submit(self.path, self._params(window, n)) for n in range(start_page, last_page + 1)]
+
+    def get_records(self, context: Context | None) -> t.Iterable[dict]:
+        start = self._tap.take_prefetched(self.name) if context is None else None
+        if start is None:
+            window = self.initial_window(context)
+            if window is None:
+                return
+            start = self.start_window(window)
         progress = _Progress(self)
         seen: set[int] = set()
-        pending = [Window(lower, upper)]  # a stack; the next window to read is last
-        first_pages: dict[Window, Future] = {}
-        window_limit = max(int(self.config.get("window_records", 5000)), int(self.config.get("page_size", 100)))
+        pending = [start]  # a stack; the next window to read is last
         while pending:
-            window = pending.pop()
-            first = self._first_page(window, first_pages)
+            start = pending.pop()
+            first = self._tap.wait_for(start.first)
             progress.count_request()
             if progress.total is None:
                 progress.total = first.total_entries
-            if first.total_entries > window_limit and window.can_split():
-                earlier, later = window.halves()
-                pending += [later, earlier]
+            if self._splits(start.window, first):
+                earlier, later = start.window.halves()
+                # Both halves are read: ask for both now, so the keys work in parallel.
+                pending += [self.start_window(later), self.start_window(earlier)]
                 continue
-            yield from self._read_window(window, first, seen, progress, pending, first_pages)
-            self._checkpoint(window, context)
+            yield from self._read_window(start, first, seen, progress, pending)
+            self._checkpoint(start.window, context)
         progress.finish(len(seen))
 
-    def _first_page(self, window: Window, first_pages: dict[Window, Future]) -> Page:
-        future = first_pages.pop(window, None) or self.api.submit(self.path, self._params(window, 1))
-        return future.result()
-
-    def _read_window(self, window, first, seen, progress, pending, first_pages) -> t.Iterable[dict]:
-        page_size = int(self.config.get("page_size", 100))
+    def _read_window(self, start: WindowStart, first: Page, seen, progress, pending) -> t.Iterable[dict]:
+        window = start.window
         expected = first.total_entries
         window_ids: set[int] = set()
         for attempt in range(WINDOW_REREADS + 1):
-            pages = [first] if attempt == 0 else []
-            last_page = max(1, math.ceil(expected / page_size))
-            start_page = 2 if attempt == 0 else 1
-            futures = [self.api.submit(self.path, self._params(window, n)) for n in range(start_page, last_page + 1)]
-            if pending and pending[-1] not in first_pages:  # keep the other keys busy across the window change
-                first_pages[pending[-1]] = self.api.submit(self.path, self._params(pending[-1], 1))
+            if attempt == 0:
+                pages, futures = [first], start.other_pages()
+                if futures is None:
+                    futures = self._page_requests(window, expected, 2)
+            else:
+                pages, futures = [], self._page_requests(window, expected, 1)
+            if not pending:  # keep the keys busy across the change of stream too
+                self._tap.prefetch_after(self)
             for page in _chain(pages, futures, self, progress):
                 for row in page.rows:
                     record_id = row.get("id")
@@ -159,6 +205,32 @@ class PracticeHubStream(RESTStream):
         )
 
 
+class WindowStart:
+    """A window's first page, asked for ahead of the reader; once it tells the window's size, the window's
+    other pages are asked for at once (from the worker that got the answer), not when the reader arrives."""
+
+    def __init__(self, stream: PracticeHubStream, window: Window) -> None:
+        self.window = window
+        self._others: list[Future] | None = None
+        self._settled = threading.Event()
+        self.first = stream.api.submit(stream.path, stream._params(window, 1))
+        self.first.add_done_callback(lambda future: self._ask_for_others(stream, future))
+
+    def _ask_for_others(self, stream: PracticeHubStream, future: Future) -> None:
+        try:
+            if future.exception() is None and not stream._splits(self.window, future.result()):
+                self._others = stream._page_requests(self.window, future.result().total_entries, 2)
+        except Exception:  # noqa: BLE001, S110 - the reader asks for them itself and meets the error there
+            pass
+        finally:
+            self._settled.set()
+
+    def other_pages(self) -> list[Future] | None:
+        """Pages 2..N once the first page is in; None if they could not be asked for."""
+        self._settled.wait()
+        return self._others
+
+
 def _chain(pages: list[Page], futures: list[Future], stream: PracticeHubStream, progress) -> t.Iterable[Page]:
     """The window's pages in page order, then any further pages the last one links to."""
     last: Page | None = None
@@ -166,7 +238,7 @@ def _chain(pages: list[Page], futures: list[Future], stream: PracticeHubStream, 
         last = page
         yield page
     for future in futures:
-        last = future.result()
+        last = stream._tap.wait_for(future)
         progress.count_request()
         yield last
     while last is not None and last.next_url:  # more pages than total_entries announced: follow the links

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
 
 MAX_MARGIN = 0.25
+MAX_IN_FLIGHT = 3
 
 
 class KeyPacer:
@@ -14,6 +16,10 @@ class KeyPacer:
 
     Requests are at least ``interval * (1 + margin)`` apart as sent; the margin absorbs the jitter between
     our send and the moment the server's bucket counts the request.
+
+    One request is in flight while an answer takes less than the interval (always, at PracticeHub's real
+    rate); a second or third is let out only when answers take longer, so a slow server or a time-scaled
+    run still uses every slot. Overlapping requests reach the server less evenly, so never more than needed.
     """
 
     def __init__(
@@ -32,6 +38,32 @@ class KeyPacer:
         self._sleep = sleep
         self._lock = threading.Lock()
         self._next_slot = 0.0
+        self._flight = threading.Condition()
+        self.in_flight = 0
+        self.latency: float | None = None  # moving average of seconds per answer
+
+    def allowed_in_flight(self) -> int:
+        if self.latency is None:
+            return 1
+        return max(1, min(MAX_IN_FLIGHT, math.ceil(self.latency / self.interval)))
+
+    def reserve(self) -> None:
+        """Block until this key may have one more request in flight."""
+        with self._flight:
+            while self.in_flight >= self.allowed_in_flight():
+                self._flight.wait()
+            self.in_flight += 1
+
+    def release(self) -> None:
+        with self._flight:
+            self.in_flight -= 1
+            self._flight.notify()
+
+    def answered(self, seconds: float) -> None:
+        """One answer took ``seconds`` from send to parsed page."""
+        with self._flight:
+            self.latency = seconds if self.latency is None else 0.8 * self.latency + 0.2 * seconds
+            self._flight.notify_all()
 
     def wait(self) -> float:
         """Block until this key may send its next request; returns the seconds waited."""

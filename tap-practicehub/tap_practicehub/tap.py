@@ -6,6 +6,7 @@ import contextlib
 import sys
 import threading
 import typing as t
+from concurrent.futures import Future
 
 import click
 from singer_sdk import Tap
@@ -13,8 +14,12 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_practicehub import settings
-from tap_practicehub.api import AuthenticationError, PracticeHubAPI
+from tap_practicehub.api import AuthenticationError, Page, PracticeHubAPI
+from tap_practicehub.output import BufferedWriter
 from tap_practicehub.streams import STREAM_TYPES
+
+if t.TYPE_CHECKING:
+    from tap_practicehub.client import PracticeHubStream, WindowStart
 
 # Same convention as target-pipedrive: 2 = fix a setting (wrong config, refused API key or app details).
 EXIT_CONFIG = 2
@@ -38,6 +43,7 @@ class TapPracticeHub(Tap):
     """Singer tap for the PracticeHub practice-management API."""
 
     name = "tap-practicehub"
+    message_writer_class = BufferedWriter
 
     config_jsonschema = th.PropertiesList(
         th.Property(
@@ -135,6 +141,7 @@ class TapPracticeHub(Tap):
     def __init__(self, *args, **kwargs) -> None:
         self._api: PracticeHubAPI | None = None
         self._api_lock = threading.Lock()
+        self._prefetched: dict[str, WindowStart] = {}
         super().__init__(*args, **kwargs)
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
@@ -176,6 +183,32 @@ class TapPracticeHub(Tap):
                     logger=self.logger,
                 )
             return self._api
+
+    def prefetch_after(self, stream: PracticeHubStream) -> None:
+        """Ask now for the first page of the stream that syncs after ``stream``: no key idles between streams."""
+        following = self._stream_after(stream)
+        if following is None or following.name in self._prefetched:
+            return
+        window = following.initial_window(None)
+        if window is not None:
+            self._prefetched[following.name] = following.start_window(window)
+
+    def take_prefetched(self, name: str) -> WindowStart | None:
+        return self._prefetched.pop(name, None)
+
+    def _stream_after(self, stream: PracticeHubStream) -> PracticeHubStream | None:
+        """The next stream ``sync_all`` will read (streams sync one after another in this order)."""
+        names = list(self.streams)
+        for candidate in (self.streams[name] for name in names[names.index(stream.name) + 1:]):
+            if candidate.selected and candidate.parent_stream_type is None:
+                return candidate
+        return None
+
+    def wait_for(self, future: Future) -> Page:
+        """A page's answer. What was written so far leaves first: no record waits in a buffer while we wait."""
+        if not future.done():
+            self.message_writer.flush()
+        return future.result()
 
     # The two CLI paths that validate the config and call the API (a sync, `--test`); `--discover` does neither.
     @classmethod

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 API_DATETIME = "%Y-%m-%d %H:%M:%S"
@@ -32,9 +33,17 @@ class Window:
 
     def contains(self, updated: str) -> bool:
         """Whether an API ``updated`` string lies in the window (fixed-width strings sort like instants)."""
-        if updated > format_api(self.end):
+        if updated > self._end_text:
             return False
-        return self.start is None or updated >= format_api(self.start)
+        return self.start is None or updated >= self._start_text
+
+    @cached_property
+    def _end_text(self) -> str:
+        return format_api(self.end)
+
+    @cached_property
+    def _start_text(self) -> str:
+        return format_api(self.start) if self.start else ""
 
     def can_split(self) -> bool:
         return (self.end - (self.start or SPLIT_FLOOR)) >= 2 * ONE_SECOND

@@ -74,7 +74,9 @@ class BurstPacer:
     headroom, fewer when `x-ratelimit-remaining` runs low, never more than `max_in_flight`.
     """
 
-    SAFETY = 0.94  # leave a few slots for clock and network jitter between us and the server
+    # Our send times and the server's arrival times differ by a few milliseconds of jitter, so the server's
+    # window can hold the sends of a slightly longer span of ours: leave the slots that span holds free.
+    JITTER_SECONDS = 0.02
     HEADROOM = 1.5  # latency varies call to call: keep a few more in flight than the average needs
     LOW_REMAINING = 0.1  # below this share of the window left, send one call per remaining slot
 
@@ -93,7 +95,8 @@ class BurstPacer:
         self._blocked_until = 0.0
 
     def _capacity(self) -> int:
-        return max(int(self.limit * self.SAFETY), 1)
+        spare = max(1, math.ceil(self.limit * self.JITTER_SECONDS / self.window_seconds))
+        return max(self.limit - spare, 1)
 
     def target_in_flight(self) -> int:
         """How many calls should be in flight now (call with the lock held)."""

@@ -10,8 +10,9 @@ RATE = 20.0
 # jitter but still refuse any sustained rate above RATE.
 
 
-def _achieved_rate(stats: dict, key: str | None = None) -> float:
-    times = sorted(entry["at"] for entry in stats["log"] if key is None or entry["key"] == key)
+def _achieved_rate(stats: dict, key: str | None = None, resource: str | None = None) -> float:
+    times = sorted(entry["at"] for entry in stats["log"]
+                   if (key is None or entry["key"] == key) and (resource is None or entry["resource"] == resource))
     return (len(times) - 1) / (times[-1] - times[0])
 
 
@@ -38,3 +39,34 @@ def test_two_keys_each_paced_and_used_in_parallel(practicehub_sandbox_factory, t
     assert min(stats["by_key"].values()) >= 0.3 * stats["requests"]
     # Together faster than one key may go: the keys really ran in parallel.
     assert _achieved_rate(stats) > 1.3 * RATE
+
+
+def test_answers_slower_than_the_interval_overlap_so_the_allowance_is_still_used(practicehub_sandbox_factory,
+                                                                                 tap_runner):
+    # Every answer takes 80 ms against a 50 ms interval: one request at a time would reach 12.5 req/s.
+    sandbox = practicehub_sandbox_factory(dataset="tiny", rate=RATE, burst=2, fault_slow=1.0, slow_seconds=0.08)
+    run = tap_runner(tap_config(sandbox, requests_per_second=RATE, page_size=1, window_records=1000))
+    assert run.returncode == 0, run.stderr[-2000:]
+    stats = sandbox.stats()
+    assert stats["status_counts"].get("429", 0) == 0
+    # Within a stream: its first page is a round trip with nothing to overlap (it tells how many follow).
+    busiest = max(stats["by_resource"], key=stats["by_resource"].get)
+    assert stats["by_resource"][busiest] >= 25
+    assert 0.85 * RATE <= _achieved_rate(stats, resource=busiest) <= 1.0 * RATE
+
+
+def test_the_next_stream_is_asked_for_while_the_last_pages_of_a_stream_arrive(practicehub_sandbox_factory,
+                                                                               tap_runner):
+    slow = 0.3
+    sandbox = practicehub_sandbox_factory(dataset="tiny", api_keys=("key-a", "key-b"), rate=RATE, burst=2,
+                                          rate_scope="key", fault_slow=1.0, slow_seconds=slow)
+    run = tap_runner(tap_config(sandbox, requests_per_second=RATE, page_size=2, window_records=1000))
+    assert run.returncode == 0, run.stderr[-2000:]
+    answered: dict[str, list[float]] = {}
+    for entry in sandbox.stats()["log"]:  # "at" is when the answer left, in the order streams sync
+        answered.setdefault(entry["resource"], []).append(entry["at"])
+    streams = list(answered)
+    overlapped = [after for before, after in zip(streams, streams[1:], strict=False)
+                  if min(answered[after]) < max(answered[before]) + slow / 2]
+    # Read one after the other, a stream's first answer would come a whole slow answer after the last one.
+    assert len(overlapped) >= len(streams) // 2, (overlapped, streams)

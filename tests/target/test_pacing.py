@@ -21,7 +21,7 @@ def test_calls_in_flight_follow_the_window_the_latency_and_the_remaining_allowan
     pacer = BurstPacer(limit=20, max_in_flight=16)
     assert pacer.target_in_flight() == 16  # nothing measured yet: up to the cap
     _answer(pacer, 0.1, limit=40, remaining=35, reset=2)
-    # Growth: 40 per 2 s (37 usable) at ~0.1 s a call needs ceil(18.5 × 0.1 × 1.5) + 1 = 4 in flight.
+    # Growth: 40 per 2 s (39 usable) at ~0.1 s a call needs ceil(19.5 × 0.1 × 1.5) + 1 = 4 in flight.
     assert pacer.limit == 40 and pacer.window_seconds == 2
     assert 3 <= pacer.target_in_flight() <= 5
     assert pacer.in_flight == 0
@@ -30,6 +30,29 @@ def test_calls_in_flight_follow_the_window_the_latency_and_the_remaining_allowan
     assert fast.target_in_flight() == 16
     _answer(fast, 0.1, limit=40, remaining=2, reset=0.1)  # the window is nearly spent: one call per slot left
     assert fast.target_in_flight() == 2
+
+
+def test_the_window_keeps_only_the_slots_that_send_jitter_can_shift_free():
+    def sends_without_waiting(limit: int, window: float) -> int:
+        pacer = BurstPacer(limit=limit, window_seconds=window, max_in_flight=1000)
+        sent = 0
+        deadline = time.monotonic() + window / 2
+        done = threading.Event()
+
+        def send_all():
+            nonlocal sent
+            while not done.is_set():
+                pacer.release(None, pacer.acquire())
+                sent += 1
+
+        threading.Thread(target=send_all, daemon=True).start()
+        time.sleep(max(deadline - time.monotonic(), 0))
+        done.set()
+        return sent
+
+    assert sends_without_waiting(40, 2.0) == 39  # Growth at real speed: 20 ms of jitter holds < 1 send
+    assert sends_without_waiting(100, 2.0) == 99  # Premium
+    assert sends_without_waiting(40, 0.5) == 38  # Growth time-scaled × 4: the same 20 ms hold 1.6 sends
 
 
 def test_acquire_waits_for_an_in_flight_slot_and_release_frees_it():
