@@ -77,6 +77,15 @@ class Ledger:
         keys = ("pipedrive_id", "status", "origin", "content_hash", "sent", "run_id")
         return dict(zip(keys, row, strict=True))
 
+    def owner_of(self, stream: str, pipedrive_id: int) -> str | None:
+        """The source id whose record is this Pipedrive record, if any."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT source_id FROM entities WHERE stream=? AND pipedrive_id=? AND status='done'",
+                (stream, pipedrive_id),
+            ).fetchone()
+        return row[0] if row else None
+
     def pipedrive_id(self, stream: str, source_id: str) -> int | None:
         entry = self.get(stream, source_id)
         return entry["pipedrive_id"] if entry and entry["status"] == "done" else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 LOGGER = logging.getLogger("target_pipedrive")
 UNHASHED_KEYS = {"local_path", "mime_type"}
 AMBIGUOUS_TRIES = 3  # creates whose answer was lost, each followed by a lookup
+LOOKALIKE_LOCKS = 64  # striped: look-alikes share a lock; unrelated records rarely do
 MAX_LANDING_WAIT = 30.0  # seconds a stalled create may take to land before we look for it again
 # Natural keys used to adopt records that already exist in the account (not created by us).
 MATCHERS = {"persons": "email", "organizations": "name"}
@@ -70,6 +72,8 @@ class Loader:
         self.received: Counter[str] = Counter()
         self._final = False  # end of input: references that never landed are written empty
         self._lock = threading.RLock()
+        self._lookalike_locks = [threading.Lock() for _ in range(LOOKALIKE_LOCKS)]
+        self._claimed: dict[str, set[int]] = defaultdict(set)  # ids adopted after lost answers, this run
         self._started = False
         self._pool = ThreadPoolExecutor(max_workers=settings.max_concurrency, thread_name_prefix="pipedrive")
         # Writes submitted and not yet collected, and the (stream, source id) each one writes: a second
@@ -276,24 +280,26 @@ class Loader:
             if entry and entry["status"] == "done":
                 self._update_if_changed(sink, source_id, entry, payload, sent)
                 return
-            if entry and entry["status"] == "pending":
-                adopted = sink.find_existing(record, payload)
-                if adopted is not None:
-                    LOGGER.info("%s %s: adopted record %s created before an interruption", stream, source_id, adopted)
-                    self._created(sink, source_id, adopted, sent, adopted=True)
+            with self._taking_turns(sink, payload):
+                if entry and entry["status"] == "pending":
+                    adopted = self._find_unclaimed(sink, record, payload)
+                    if adopted is not None:
+                        LOGGER.info("%s %s: adopted record %s created before an interruption",
+                                    stream, source_id, adopted)
+                        self._created(sink, source_id, adopted, sent, adopted=True)
+                        return
+                existing = self._match_existing(stream, payload)
+                if existing is not None:
+                    self._update_preexisting(sink, source_id, existing, payload, sent)
                     return
-            existing = self._match_existing(stream, payload)
-            if existing is not None:
-                self._update_preexisting(sink, source_id, existing, payload, sent)
-                return
-            self.ledger.mark_pending(stream, source_id, self.run_id)
-            try:
-                pipedrive_id = self._create_once(sink, record, payload)
-            except BudgetExhausted:
-                # Refused before or instead of the create: nothing landed, so no lookup is needed later.
-                self.ledger.forget_pending(stream, source_id)
-                raise
-            self._created(sink, source_id, pipedrive_id, sent)
+                self.ledger.mark_pending(stream, source_id, self.run_id)
+                try:
+                    pipedrive_id = self._create_once(sink, record, payload)
+                except BudgetExhausted:
+                    # Refused before or instead of the create: nothing landed, so no lookup is needed later.
+                    self.ledger.forget_pending(stream, source_id)
+                    raise
+                self._created(sink, source_id, pipedrive_id, sent)
         except SkipRecord as exc:
             self.ledger.forget_pending(stream, source_id)
             self.skip(stream, record, exc.reason, exc.detail)
@@ -311,10 +317,29 @@ class Loader:
                                sink.stream_name, exc)
                 for wait in (0.0, min(self.settings.request_timeout, MAX_LANDING_WAIT)):
                     time.sleep(wait)
-                    found = sink.find_existing(record, payload)
+                    found = self._find_unclaimed(sink, record, payload)
                     if found is not None:
                         return found
         raise PipedriveError(0, f"answer lost {AMBIGUOUS_TRIES} times", "POST", sink.stream_name)
+
+    def _taking_turns(self, sink: PipedriveSink, payload: dict):
+        """Records that look alike (no source-ID field tells them apart) are created one at a time, so a
+        lookup after a lost answer can only find look-alikes that have already landed and been claimed."""
+        key = sink.lookalike_key(payload)
+        if key is None:
+            return contextlib.nullcontext()
+        return self._lookalike_locks[hash((sink.stream_name, key)) % len(self._lookalike_locks)]
+
+    def _find_unclaimed(self, sink: PipedriveSink, record: dict, payload: dict) -> int | None:
+        """A record this one may have created, provided no other source record owns it already."""
+        stream, source_id = sink.stream_name, str(record["source_id"])
+        for candidate in sink.find_candidates(record, payload):
+            with self._lock:
+                owner = self.ledger.owner_of(stream, candidate)
+                if (owner is None or owner == source_id) and candidate not in self._claimed[stream]:
+                    self._claimed[stream].add(candidate)
+                    return candidate
+        return None
 
     def _created(self, sink: PipedriveSink, source_id: str, pipedrive_id: int, sent: dict, adopted=False) -> None:
         stream = sink.stream_name

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from singer_sdk.sinks import BatchSink
 
+from target_pipedrive.note_html import same_note_html
+
 if TYPE_CHECKING:
     from target_pipedrive.loader import Loader
 
@@ -137,9 +139,17 @@ class PipedriveSink(BatchSink):
         method = "PATCH" if self.api_version == "v2" else "PUT"
         self.loader.client.request(method, f"/{self.endpoint}/{pipedrive_id}", json=payload, version=self.api_version)
 
-    def find_existing(self, record: dict, payload: dict) -> int | None:
-        """Pipedrive id of a record this run may already have created (a pending intent)."""
-        return self.loader.find_by_source_id(self.stream_name, record["source_id"])
+    def find_candidates(self, record: dict, payload: dict) -> list[int]:
+        """Pipedrive ids of records that may be this one, created by a write whose answer was lost.
+
+        The loader adopts the first that no other source record owns."""
+        found = self.loader.find_by_source_id(self.stream_name, record["source_id"])
+        return [found] if found is not None else []
+
+    def lookalike_key(self, payload: dict) -> tuple | None:
+        """What two different records would share if they looked alike here: their creates and lookups take
+        turns. None where a record is found by its own source-ID field, so no look-alike is possible."""
+        return None
 
 
 class OrganizationsSink(PipedriveSink):
@@ -249,17 +259,31 @@ class ActivitiesSink(PipedriveSink):
             }
         )
 
-    def find_existing(self, record: dict, payload: dict) -> int | None:
-        # Activity fields are read-only in v2, so there is no source-ID field: match the parent's activities.
+    def find_candidates(self, record: dict, payload: dict) -> list[int]:
+        # Activity fields are read-only in v2, so there is no source-ID field: match every field we sent that
+        # comes back, among the parent's activities.
+        params = self._parent_filter(payload)
+        if not params:
+            return []
+        wanted = self._compared(payload)
+        return [int(item["id"]) for item in self.loader.client.list_all("/activities", params=params)
+                if self._compared(item) == wanted and bool(item.get("done")) == bool(payload.get("done"))]
+
+    def lookalike_key(self, payload: dict) -> tuple:
+        return (tuple(sorted(self._parent_filter(payload).items())), *self._compared(payload))
+
+    @staticmethod
+    def _parent_filter(payload: dict) -> dict:
         params = {k: payload[k] for k in ("deal_id", "org_id") if payload.get(k)}
         if not params and payload.get("participants"):
             params = {"person_id": payload["participants"][0]["person_id"]}
-        if not params:
-            return None
-        for item in self.loader.client.list_all("/activities", params=params):
-            if item.get("subject") == payload.get("subject") and item.get("due_date") == payload.get("due_date"):
-                return int(item["id"])
-        return None
+        return params
+
+    @staticmethod
+    def _compared(activity: dict) -> tuple:
+        due_time = activity.get("due_time")
+        return (activity.get("subject"), activity.get("type"), activity.get("due_date"),
+                str(due_time)[:5] if due_time else None)
 
 
 def _attach_target(parents: dict[str, int]) -> dict:
@@ -291,12 +315,15 @@ class NotesSink(PipedriveSink):
             payload[f"pinned_to_{flag}_flag"] = 1
         return _without_nones(payload)
 
-    def find_existing(self, record: dict, payload: dict) -> int | None:
+    def find_candidates(self, record: dict, payload: dict) -> list[int]:
         params = {k: v for k, v in payload.items() if k in ("deal_id", "person_id", "org_id")}
-        for item in self.loader.client.list_all("/notes", version="v1", params=params):
-            if str(item.get("add_time", ""))[:19] == str(payload.get("add_time", ""))[:19]:
-                return int(item["id"])
-        return None
+        return [int(item["id"]) for item in self.loader.client.list_all("/notes", version="v1", params=params)
+                if str(item.get("add_time", ""))[:19] == str(payload.get("add_time", ""))[:19]
+                and same_note_html(payload.get("content"), item.get("content"))]
+
+    def lookalike_key(self, payload: dict) -> tuple:
+        parent = tuple((k, payload[k]) for k in ("deal_id", "person_id", "org_id") if k in payload)
+        return (parent, str(payload.get("add_time", ""))[:19])
 
 
 class FilesSink(PipedriveSink):
@@ -338,16 +365,15 @@ class FilesSink(PipedriveSink):
     def update(self, pipedrive_id: int, payload: dict) -> None:
         raise SkipRecord("file_changed", "an uploaded file cannot be replaced in place; delete it and re-run")
 
-    def find_existing(self, record: dict, payload: dict) -> int | None:
+    def find_candidates(self, record: dict, payload: dict) -> list[int]:
         parent_key = next(k for k in ("deal_id", "person_id", "org_id") if k in payload)
-        for item in self.loader.client.list_all("/files", version="v1"):
-            if (
-                item.get("name") == payload["file_name"]
-                and item.get(parent_key) == payload[parent_key]
-                and int(item.get("file_size") or -1) == payload["size"]
-            ):
-                return int(item["id"])
-        return None
+        return [int(item["id"]) for item in self.loader.client.list_all("/files", version="v1")
+                if item.get("name") == payload["file_name"] and item.get(parent_key) == payload[parent_key]
+                and int(item.get("file_size") or -1) == payload["size"]]
+
+    def lookalike_key(self, payload: dict) -> tuple:
+        parent_key = next(k for k in ("deal_id", "person_id", "org_id") if k in payload)
+        return (parent_key, payload[parent_key], payload["file_name"], payload["size"])
 
 
 class SkippedSink(PipedriveSink):

@@ -132,3 +132,22 @@ def test_fractional_request_timeout_from_the_environment(harness, monkeypatch):
     with contextlib.redirect_stderr(stderr):
         code = run_command(["verify", "--config", "ENV"])
     assert code == 0, stderr.getvalue()[-2000:]
+
+
+def test_lost_answers_never_adopt_a_look_alike(pipedrive_sandbox_factory, tmp_path):
+    """Activities have no source-ID field: after a lost answer, a lookup must not take a sibling's record."""
+    sandbox = pipedrive_sandbox_factory(plan="premium", seats=3, fixture="empty", fault_stall=0.4,
+                                        stall_seconds=0.6, seed=5)
+    harness = TargetHarness(sandbox, tmp_path, request_timeout=0.4)
+    data = harness.practice(n_persons=2)
+    base = dict(data["activities"][0], deal_source_id="treatment_plans:1", subject="Reminder", due_date="2026-02-02")
+    times = ["08:00", "09:00", "10:00", "10:00", "11:00", "11:00"]  # two pairs of true twins
+    data["activities"] = [dict(base, source_id=f"reminders:{n}", due_time=time_) for n, time_ in enumerate(times)]
+    result = harness.run(data)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "answer lost" in result.stderr
+    time.sleep(0.8)  # let any stalled request finish writing before counting
+    landed = [a for a in live(sandbox.snapshot(), "activities") if a.get("subject") == "Reminder"]
+    assert sorted(str(a["due_time"])[:5] for a in landed) == times
+    verify = harness.command("verify")
+    assert verify.returncode == 0, verify.stderr[-2000:]
