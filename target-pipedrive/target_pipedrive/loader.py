@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 LOGGER = logging.getLogger("target_pipedrive")
 UNHASHED_KEYS = {"local_path", "mime_type"}
 AMBIGUOUS_TRIES = 3  # creates whose answer was lost, each followed by a lookup
-LOOKALIKE_LOCKS = 64  # striped: look-alikes share a lock; unrelated records rarely do
 MAX_LANDING_WAIT = 30.0  # seconds a stalled create may take to land before we look for it again
 # Natural keys used to adopt records that already exist in the account (not created by us).
 MATCHERS = {"persons": "email", "organizations": "name"}
@@ -72,7 +71,7 @@ class Loader:
         self.received: Counter[str] = Counter()
         self._final = False  # end of input: references that never landed are written empty
         self._lock = threading.RLock()
-        self._lookalike_locks = [threading.Lock() for _ in range(LOOKALIKE_LOCKS)]
+        self._turns: dict[tuple, list] = {}  # look-alike key → [lock, records using it]
         self._claimed: dict[str, set[int]] = defaultdict(set)  # ids adopted after lost answers, this run
         self._started = False
         self._pool = ThreadPoolExecutor(max_workers=settings.max_concurrency, thread_name_prefix="pipedrive")
@@ -322,13 +321,27 @@ class Loader:
                         return found
         raise PipedriveError(0, f"answer lost {AMBIGUOUS_TRIES} times", "POST", sink.stream_name)
 
+    @contextlib.contextmanager
     def _taking_turns(self, sink: PipedriveSink, payload: dict):
         """Records that look alike (no source-ID field tells them apart) are created one at a time, so a
-        lookup after a lost answer can only find look-alikes that have already landed and been claimed."""
+        lookup after a lost answer can only find look-alikes that have already landed and been claimed.
+        Only true look-alikes wait for each other: a slow create never holds up an unrelated one."""
         key = sink.lookalike_key(payload)
         if key is None:
-            return contextlib.nullcontext()
-        return self._lookalike_locks[hash((sink.stream_name, key)) % len(self._lookalike_locks)]
+            yield
+            return
+        key = (sink.stream_name, key)
+        with self._lock:
+            turn = self._turns.setdefault(key, [threading.Lock(), 0])
+            turn[1] += 1
+        try:
+            with turn[0]:
+                yield
+        finally:
+            with self._lock:
+                turn[1] -= 1
+                if not turn[1]:
+                    del self._turns[key]
 
     def _find_unclaimed(self, sink: PipedriveSink, record: dict, payload: dict) -> int | None:
         """A record this one may have created, provided no other source record owns it already."""
