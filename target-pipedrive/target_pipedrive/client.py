@@ -69,7 +69,8 @@ class BurstPacer:
 
     Counts its own sends over the window like the server does, with the limit from
     `x-ratelimit-limit` and the window length learned from `x-ratelimit-reset` (the longest reset
-    seen is the window; Pipedrive's is 2 s). `remaining == 0` or a 429 blocks until the reset.
+    seen is the window; Pipedrive's is 2 s). `remaining == 0` blocks until our oldest send leaves the
+    window (at most the reset); a 429 blocks until the reset.
     Calls in flight adapt by Little's law: allowed rate (limit / window) × measured latency, with
     headroom, fewer when `x-ratelimit-remaining` runs low, never more than `max_in_flight`.
     """
@@ -148,7 +149,16 @@ class BurstPacer:
                 self._learned_window = reset
                 self.window_seconds = reset
             if remaining is not None and remaining <= 0 and reset is not None:
-                self._blocked_until = max(self._blocked_until, time.monotonic() + reset)
+                self._blocked_until = max(self._blocked_until, self._window_frees(reset))
+
+    def _window_frees(self, reset: float) -> float:
+        """When a full window takes a call again (lock held). A rolling window frees a slot as its oldest
+        call leaves, which is our oldest send give or take jitter; `reset` is rounded up to whole seconds
+        at Pipedrive, so waiting all of it would idle up to a window each time the window fills."""
+        until = time.monotonic() + reset
+        if self._sent:
+            until = min(until, self._sent[0] + self.window_seconds + self.JITTER_SECONDS)
+        return until
 
     def back_off_until_reset(self, headers: requests.structures.CaseInsensitiveDict) -> float:
         reset = _as_float(headers.get("x-ratelimit-reset"))

@@ -55,6 +55,19 @@ def test_the_window_keeps_only_the_slots_that_send_jitter_can_shift_free():
     assert sends_without_waiting(40, 0.5) == 38  # Growth time-scaled × 4: the same 20 ms hold 1.6 sends
 
 
+def test_a_full_window_waits_for_its_oldest_call_to_leave_not_the_rounded_reset():
+    pacer = BurstPacer(limit=100, window_seconds=2.0)
+    first = pacer.acquire()
+    time.sleep(0.5)
+    # Pipedrive rounds the reset up to whole seconds: "2" while the oldest call leaves in 1.5 s.
+    pacer.release(CaseInsensitiveDict({"x-ratelimit-limit": "100", "x-ratelimit-remaining": "0",
+                                       "x-ratelimit-reset": "2"}), first)
+    asked = time.monotonic()
+    pacer.acquire()
+    waited = time.monotonic() - asked
+    assert 1.3 <= waited <= 1.8, waited  # first send + 2 s window + jitter; the rounded reset would be 2 s
+
+
 def test_acquire_waits_for_an_in_flight_slot_and_release_frees_it():
     pacer = BurstPacer(limit=100, max_in_flight=1)
     first = pacer.acquire()
