@@ -131,7 +131,9 @@ class PracticeHubStream(RESTStream):
         return [self.api.submit(self.path, self._params(window, n)) for n in range(start_page, last_page + 1)]
 
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
-        start = self._tap.take_prefetched(self.name) if context is None else None
+        prefetched, start = self._tap.take_prefetched(self.name) if context is None else (False, None)
+        if prefetched and start is None:
+            return  # its bookmark is in the future: said when it was prefetched
         if start is None:
             window = self.initial_window(context)
             if window is None:

@@ -23,6 +23,7 @@ if t.TYPE_CHECKING:
 
 # Same convention as target-pipedrive: 2 = fix a setting (wrong config, refused API key or app details).
 EXIT_CONFIG = 2
+PREFETCH_STREAMS = 2  # one-page streams can go by faster than one answer comes back
 
 
 @contextlib.contextmanager
@@ -185,16 +186,20 @@ class TapPracticeHub(Tap):
             return self._api
 
     def prefetch_after(self, stream: PracticeHubStream) -> None:
-        """Ask now for the first page of the stream that syncs after ``stream``: no key idles between streams."""
-        following = self._stream_after(stream)
-        if following is None or following.name in self._prefetched:
-            return
-        window = following.initial_window(None)
-        if window is not None:
-            self._prefetched[following.name] = following.start_window(window)
+        """Ask now for the first pages of the streams that sync after ``stream``: no key idles between streams,
+        even where several one-page streams follow each other."""
+        following = stream
+        for _ in range(PREFETCH_STREAMS):
+            following = self._stream_after(following)
+            if following is None:
+                return
+            if following.name not in self._prefetched:
+                window = following.initial_window(None)
+                self._prefetched[following.name] = following.start_window(window) if window else None
 
-    def take_prefetched(self, name: str) -> WindowStart | None:
-        return self._prefetched.pop(name, None)
+    def take_prefetched(self, name: str) -> tuple[bool, WindowStart | None]:
+        """(True, start) if ``name`` was prefetched; a None start means there was nothing to read."""
+        return name in self._prefetched, self._prefetched.pop(name, None)
 
     def _stream_after(self, stream: PracticeHubStream) -> PracticeHubStream | None:
         """The next stream ``sync_all`` will read (streams sync one after another in this order)."""
