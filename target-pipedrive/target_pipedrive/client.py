@@ -268,10 +268,11 @@ class PipedriveClient:
                 if is_create and sent:
                     # The create may have landed: the caller looks it up before trying again.
                     raise AmbiguousWrite(f"{method} {version}{path}: {type(exc).__name__}") from None
-                self._sleep_backoff(attempt)
-                continue
             finally:
                 self.pacer.release(headers, started)
+            if headers is None:  # no answer: back off with the call slot free for others
+                self._sleep_backoff(attempt)
+                continue
             self._read_daily_headers(headers)
             self._count(method, path, cost=cost, status=response.status_code)
             if response.status_code == 429:

@@ -43,6 +43,7 @@ REFERENCE_TYPES = {"org": "organizations", "people": "persons"}
 # Writes queued per worker beyond the one it is doing: the input keeps flowing while they land, and no
 # more records than this sit in memory waiting for the API.
 QUEUED_PER_WORKER = 8
+WORKERS_PER_CALL_SLOT = 2
 REPORT_EVERY_SECONDS = 5.0
 
 
@@ -74,7 +75,10 @@ class Loader:
         self._turns: dict[tuple, list] = {}  # look-alike key → [lock, records using it]
         self._claimed: dict[str, set[int]] = defaultdict(set)  # ids adopted after lost answers, this run
         self._started = False
-        self._pool = ThreadPoolExecutor(max_workers=settings.max_concurrency, thread_name_prefix="pipedrive")
+        # The pacer caps calls in flight at max_concurrency; the extra workers are for writes that wait for a
+        # lost answer to land, so that those waits (seconds each) hold no call slot.
+        self._pool = ThreadPoolExecutor(max_workers=settings.max_concurrency * WORKERS_PER_CALL_SLOT,
+                                        thread_name_prefix="pipedrive")
         # Writes submitted and not yet collected, and the (stream, source id) each one writes: a second
         # record for the same source id waits until the first has landed, so writes keep their order.
         self._in_flight: dict[Future, tuple[str, str]] = {}
