@@ -15,7 +15,7 @@ copy of the project, against practicehub-sandbox (1 request/s per key × SCALE) 
 
 Set-up (copy, `meltano install`, propose/confirm of the mapping) is not timed.
 
-    .venv/bin/python bench/bench_e2e.py [--scale 4] [--plan growth --seats 5] [--keys 1]
+    .venv/bin/python bench/bench_e2e.py [--scale 2] [--plan growth --seats 8] [--keys 1]
 """
 
 from __future__ import annotations
@@ -324,7 +324,7 @@ def report(args, timings, run, limit, counters, summary, verify, records, pages,
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--practice", default="clinic-50k")
-    parser.add_argument("--scale", type=float, default=4.0, help="time scale applied to both APIs' limits")
+    parser.add_argument("--scale", type=float, default=2.0, help="time scale applied to both APIs' limits")
     parser.add_argument("--keys", type=int, default=1, help="PracticeHub API keys")
     parser.add_argument("--plan", default="growth", choices=sorted(BURST))
     parser.add_argument("--seats", type=int, default=8, help="daily budget: clinic-50k needs about 350,000 tokens")
