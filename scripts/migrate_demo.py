@@ -209,8 +209,13 @@ class Demo:
 
         self.step("Delta: only what changed (state bookmarks), upserted by source ID")
         self.meltano("run", "delta-migration")
+        totals = json.loads((out / "pipedrive" / "summary.json").read_text())["totals"]
+        print(f"Delta: {totals['received']} records in, {totals['updated']} updated, {totals['created']} created, "
+              f"{totals['unchanged']} unchanged, {totals['skipped']} skipped.")
         self.step("Verify every landed field")
         self.meltano("invoke", "target-pipedrive:verify")
+        verified = json.loads((out / "pipedrive" / "verify_summary.json").read_text())
+        print(f"Verified {verified['entities_checked']:,} entities: {verified['mismatches']} field mismatches.")
 
         self.step("Report")
         self.meltano("invoke", "target-pipedrive:report")
