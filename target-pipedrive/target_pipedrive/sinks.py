@@ -293,6 +293,15 @@ def _attach_target(parents: dict[str, int]) -> dict:
     return {}
 
 
+def _attached_to(payload: dict) -> dict:
+    """The parent a note's or file's payload is attached to, as {"deal_id": 7} (one key)."""
+    return {k: payload[k] for k in ("deal_id", "person_id", "org_id") if k in payload}
+
+
+def _note_time(note: dict) -> str:
+    return str(note.get("add_time", ""))[:19]
+
+
 class NotesSink(PipedriveSink):
     entity = "note"
     endpoint = "notes"
@@ -316,14 +325,12 @@ class NotesSink(PipedriveSink):
         return _without_nones(payload)
 
     def find_candidates(self, record: dict, payload: dict) -> list[int]:
-        params = {k: v for k, v in payload.items() if k in ("deal_id", "person_id", "org_id")}
-        return [int(item["id"]) for item in self.loader.client.list_all("/notes", version="v1", params=params)
-                if str(item.get("add_time", ""))[:19] == str(payload.get("add_time", ""))[:19]
-                and same_note_html(payload.get("content"), item.get("content"))]
+        notes = self.loader.client.list_all("/notes", version="v1", params=_attached_to(payload))
+        return [int(item["id"]) for item in notes
+                if _note_time(item) == _note_time(payload) and same_note_html(payload.get("content"), item.get("content"))]
 
     def lookalike_key(self, payload: dict) -> tuple:
-        parent = tuple((k, payload[k]) for k in ("deal_id", "person_id", "org_id") if k in payload)
-        return (parent, str(payload.get("add_time", ""))[:19])
+        return (*_attached_to(payload).items(), _note_time(payload))
 
 
 class FilesSink(PipedriveSink):
@@ -355,7 +362,7 @@ class FilesSink(PipedriveSink):
                 "local_path": path, **attach}
 
     def create(self, payload: dict) -> int:
-        data = {k: str(v) for k, v in payload.items() if k in ("deal_id", "person_id", "org_id")}
+        data = {k: str(v) for k, v in _attached_to(payload).items()}
         mime = payload.get("mime_type") or "application/octet-stream"
         with open(payload["local_path"], "rb") as handle:
             files = {"file": (payload["file_name"], handle, mime)}
@@ -366,14 +373,13 @@ class FilesSink(PipedriveSink):
         raise SkipRecord("file_changed", "an uploaded file cannot be replaced in place; delete it and re-run")
 
     def find_candidates(self, record: dict, payload: dict) -> list[int]:
-        parent_key = next(k for k in ("deal_id", "person_id", "org_id") if k in payload)
+        parent = _attached_to(payload).items()
         return [int(item["id"]) for item in self.loader.client.list_all("/files", version="v1")
-                if item.get("name") == payload["file_name"] and item.get(parent_key) == payload[parent_key]
+                if item.get("name") == payload["file_name"] and all(item.get(k) == v for k, v in parent)
                 and int(item.get("file_size") or -1) == payload["size"]]
 
     def lookalike_key(self, payload: dict) -> tuple:
-        parent_key = next(k for k in ("deal_id", "person_id", "org_id") if k in payload)
-        return (parent_key, payload[parent_key], payload["file_name"], payload["size"])
+        return (*_attached_to(payload).items(), payload["file_name"], payload["size"])
 
 
 class SkippedSink(PipedriveSink):
