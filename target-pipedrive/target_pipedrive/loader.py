@@ -59,6 +59,7 @@ class Loader:
         self.ledger = Ledger(self.state_dir / "ledger.sqlite")
         self.manifest = Manifest(self.state_dir / "manifest.jsonl")
         self.skips = JsonLines(self.state_dir / "skipped.jsonl")
+        self.degradations = JsonLines(self.state_dir / "degraded.jsonl")
         self.schema = SchemaSetup(
             self.client, self.manifest, self.run_id, source_id_field_name=settings.source_id_field_name
         )
@@ -597,6 +598,14 @@ class Loader:
             )
         self.report.transform_skipped += len(records)
         self.finish_report()
+
+    def record_degradations(self, records: list[dict]) -> None:
+        """The mapper's field-level degradations (values that could not land as they were): kept for the report."""
+        for record in records:
+            self.degradations.append({
+                "source_stream": record.get("source_stream"), "source_id": record.get("source_id"),
+                "field": record.get("field"), "reason": record.get("reason"), "action": record.get("action"),
+                "run_id": self.run_id, "at": time.time()})
 
     def note_received(self, stream: str) -> None:
         self.received[stream] += 1

@@ -389,6 +389,13 @@ class SkippedSink(PipedriveSink):
         self.loader.record_transform_skips(context.get("records", []))
 
 
+class DegradedSink(PipedriveSink):
+    """The mapper's field-level degradations: appended to degraded.jsonl (the record itself landed)."""
+
+    def process_batch(self, context: dict) -> None:
+        self.loader.record_degradations(context.get("records", []))
+
+
 SINKS: dict[str, type[PipedriveSink]] = {
     "organizations": OrganizationsSink,
     "persons": PersonsSink,
@@ -397,5 +404,6 @@ SINKS: dict[str, type[PipedriveSink]] = {
     "notes": NotesSink,
     "files": FilesSink,
     "skipped": SkippedSink,
+    "degraded": DegradedSink,
 }
 DEPENDENCY_ORDER = ["organizations", "persons", "deals", "activities", "notes", "files"]

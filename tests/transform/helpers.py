@@ -70,6 +70,11 @@ class Output:
     def skipped(self) -> dict[str, str]:
         return {record["source_id"]: record["reason"] for record in self.records.get("skipped", [])}
 
+    def degraded(self) -> dict[tuple[str, str], str]:
+        """(source id, field) → reason of every degraded value."""
+        return {(record["source_id"], record["field"]): record["reason"]
+                for record in self.records.get("degraded", [])}
+
 
 def run_mapper(config: dict, lines: list[str]) -> Output:
     buffer = io.StringIO()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import yaml
 from practicehub_pipedrive.mapping import MappingError, confirm, content_hash, default_mapping
@@ -105,9 +107,14 @@ def test_organization_phone_and_email_as_top_level_targets_are_refused(tmp_path)
         confirm(path)
 
 
-def test_an_organization_email_that_is_not_an_email_skips_the_clinic(tmp_path):
+def test_an_organization_email_that_is_not_an_email_lands_the_clinic_without_it(tmp_path):
     records = practice()
     records["locations"][1]["email"] = "front desk"
     output = run_mapper(base_config(tmp_path), singer_lines(records))
-    assert output.skipped()["locations:12"] == "invalid_email"
-    assert "front desk" not in output.text
+    assert "locations:12" not in output.skipped()
+    clinic = output.by_id("organizations")["locations:12"]
+    assert clinic["custom_fields"]["email"] is None
+    assert output.by_id("degraded")["locations:12"]["reason"] == "invalid_email"
+    kept = output.by_id("notes")["locations:12#as-entered"]
+    assert kept["org_source_id"] == "locations:12" and "front desk" in kept["content"]
+    assert "front desk" not in json.dumps(output.records["degraded"])

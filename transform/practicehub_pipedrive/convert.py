@@ -57,19 +57,71 @@ def phone(value: object, field: str = "phone") -> str | None:
     return result
 
 
-def parse_date(value: object, field: str) -> str | None:
-    """A `YYYY-MM-DD` date (a datetime keeps its date part)."""
+def parse_date(value: object, field: str, order: str | None = None) -> str | None:
+    """A `YYYY-MM-DD` date (a datetime keeps its date part), also read from the forms people type.
+
+    `order` (DMY, MDY or YMD: the account's convention) settles numeric dates such as 03/04/2024; without
+    it a date that reads two ways is refused as ambiguous rather than guessed.
+    """
     result = text(value)
     if result is None:
         return None
     candidate = result[:10]
+    if DATE_RE.match(candidate):
+        try:
+            date.fromisoformat(candidate)
+            return candidate
+        except ValueError:
+            raise BadValue("unparseable_date", f"{field} is not a date (YYYY-MM-DD)") from None
+    readings = _date_readings(result, order)
+    if len(readings) > 1:
+        raise BadValue("ambiguous_date", f"{field} reads as more than one date; set date_order (DMY, MDY, YMD)")
+    if not readings:
+        raise BadValue("unparseable_date", f"{field} is not a date (YYYY-MM-DD)")
+    return readings.pop()
+
+
+MONTHS = {name: number for number, names in enumerate(
+    (("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"), ("may",), ("jun", "june"),
+     ("jul", "july"), ("aug", "august"), ("sep", "sept", "september"), ("oct", "october"), ("nov", "november"),
+     ("dec", "december")), 1) for name in names}
+NUMERIC_DATE_RE = re.compile(r"^(\d{1,4})[/.\-\s](\d{1,2})[/.\-\s](\d{1,4})(?:[ T].*)?$")
+WORDY_DATE_RE = re.compile(r"^(?:(\d{1,2})(?:st|nd|rd|th)?[\s\-/.]+([A-Za-z]+)\.?,?[\s\-/.]+(\d{4})"
+                           r"|([A-Za-z]+)\.?[\s\-/.]+(\d{1,2})(?:st|nd|rd|th)?,?[\s\-/.]+(\d{4}))$")
+
+
+def _date_readings(value: str, order: str | None) -> set[str]:
+    """Every calendar date `value` can mean (numeric forms by `order`, or every order when unset)."""
+    found: set[str] = set()
+    wordy = WORDY_DATE_RE.match(value.strip())
+    if wordy:
+        day, month_name, year = (wordy.group(1), wordy.group(2), wordy.group(3)) if wordy.group(1) else (
+            wordy.group(5), wordy.group(4), wordy.group(6))
+        month = MONTHS.get(month_name.lower())
+        if month:
+            _add_date(found, int(year), month, int(day))
+        return found
+    numeric = NUMERIC_DATE_RE.match(value.strip())
+    if not numeric:
+        return found
+    first, second, third = (int(part) for part in numeric.groups())
+    if len(numeric.group(1)) == 4:
+        _add_date(found, first, second, third)  # year first is only ever Y-M-D
+        return found
+    if len(numeric.group(3)) != 4:
+        return found  # two-digit years are not guessed
+    orders = [order] if order in ("DMY", "MDY") else ["DMY", "MDY"]
+    for each in orders:
+        day, month = (first, second) if each == "DMY" else (second, first)
+        _add_date(found, third, month, day)
+    return found
+
+
+def _add_date(found: set[str], year: int, month: int, day: int) -> None:
     try:
-        if not DATE_RE.match(candidate):
-            raise ValueError(candidate)
-        date.fromisoformat(candidate)
+        found.add(date(year, month, day).isoformat())
     except ValueError:
-        raise BadValue("unparseable_date", f"{field} is not a date (YYYY-MM-DD)") from None
-    return candidate
+        pass
 
 
 class Clock:
@@ -122,17 +174,42 @@ class Clock:
         return result[:10]
 
 
+AMOUNT_RE = re.compile(r"^[^\d\-+.,]{0,4}\s*([-+]?\d[\d\s.,']*)\s*[^\d]{0,4}$")
+
+
 def money(value: object, field: str) -> float | None:
+    """A number, also from the forms people type: currency signs, thousands separators, a decimal comma."""
     result = text(value)
     if result is None:
         return None
     try:
         amount = float(result)
     except ValueError:
-        raise BadValue("invalid_number", f"{field} is not a number") from None
+        amount = _typed_amount(result)
+        if amount is None:
+            raise BadValue("invalid_number", f"{field} is not a number") from None
     if amount != amount or amount in (float("inf"), float("-inf")):
         raise BadValue("invalid_number", f"{field} is not a finite number")
     return round(amount, 2)
+
+
+def _typed_amount(value: str) -> float | None:
+    match = AMOUNT_RE.match(value)
+    if not match:
+        return None
+    digits = match.group(1).replace(" ", "").replace("'", "")
+    if "," in digits and "." in digits:
+        decimal_mark = "," if digits.rfind(",") > digits.rfind(".") else "."
+    elif digits.count(",") == 1 and len(digits) - digits.rfind(",") - 1 != 3:
+        decimal_mark = ","  # 12,5 or 1234,56: a decimal comma, not thousands
+    else:
+        decimal_mark = "."
+    thousands = "." if decimal_mark == "," else ","
+    digits = digits.replace(thousands, "").replace(decimal_mark, ".")
+    try:
+        return float(digits)
+    except ValueError:
+        return None
 
 
 def integer(value: object, field: str) -> int | None:
@@ -148,6 +225,14 @@ def integer(value: object, field: str) -> int | None:
 def flag(value: object) -> bool:
     """PracticeHub booleans are 0/1 integers (sometimes strings)."""
     return str(value).strip().lower() in ("1", "true", "yes")
+
+
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def without_controls(value: str) -> str:
+    """Text without C0 control characters (tab, newline and carriage return stay): Pipedrive stores NUL."""
+    return CONTROL_RE.sub("", value)
 
 
 def check_length(value: str | None, limit: int, field: str) -> str | None:

@@ -15,13 +15,16 @@ from pathlib import Path
 import click
 import yaml
 
+from practicehub_pipedrive.degrade import ON_INVALID
 from practicehub_pipedrive.profiling import guess_field, profile_records
 
 Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: faster start-up
 
 FIELD_TYPES = {"varchar", "text", "double", "monetary", "date", "time", "enum", "set", "phone",
                "address", "org", "people", "user"}
-RULE_KEYS = {"target", "reason", "confidence", "label", "field_type", "options", "phi", "format"}
+RULE_KEYS = {"target", "reason", "confidence", "label", "field_type", "options", "phi", "format", "on_invalid",
+             "new_options"}
+NEW_OPTIONS = ("add", "keep_as_text")
 WHEN_PARENT_SKIPPED = ("skip", "person")
 STREAM_TARGETS = {"organizations", "persons", "deals", "activities", "notes", "files",
                   "reference", "documented", "consumed", "skip"}
@@ -109,6 +112,8 @@ def _without_confirmed_block(text: str) -> str:
 
 def validate(data: dict, path: str | Path) -> None:
     problems = []
+    if data.get("on_invalid", "keep_raw") not in ON_INVALID:
+        problems.append(f"on_invalid {data['on_invalid']!r} is not one of {list(ON_INVALID)}")
     for stream, entry in data["streams"].items():
         target = (entry or {}).get("target")
         if target not in STREAM_TARGETS:
@@ -129,6 +134,12 @@ def validate(data: dict, path: str | Path) -> None:
                     elif set(rule) - RULE_KEYS:
                         problems.append(f"streams.{stream}.{section}.{source} has unknown keys "
                                         f"{sorted(set(rule) - RULE_KEYS)} (quote text that contains commas)")
+                    elif rule.get("on_invalid", "keep_raw") not in ON_INVALID:
+                        problems.append(f"streams.{stream}.{section}.{source}: on_invalid {rule['on_invalid']!r} "
+                                        f"is not one of {list(ON_INVALID)}")
+                    elif rule.get("new_options", "add") not in NEW_OPTIONS:
+                        problems.append(f"streams.{stream}.{section}.{source}: new_options "
+                                        f"{rule['new_options']!r} is not one of {list(NEW_OPTIONS)}")
                     elif str(rule["target"]).startswith("custom_fields.") and (
                         rule.get("field_type") not in FIELD_TYPES
                     ):
@@ -151,6 +162,8 @@ class FieldRule:
     field_type: str | None = None
     options: tuple[str, ...] = ()
     format: str | None = None
+    on_invalid: str | None = None  # keep_raw | drop_value | skip_record; None: the file's default
+    new_options: str = "add"  # a pick-list value not among the options: add the label, or keep_as_text
     is_custom: bool = field(init=False)
     logical_name: str | None = field(init=False)
 
@@ -194,6 +207,8 @@ def _rules(source: str, raw: dict | list) -> list[FieldRule]:
             field_type=rule.get("field_type"),
             options=tuple(str(option) for option in rule.get("options") or ()),
             format=rule.get("format"),
+            on_invalid=rule.get("on_invalid"),
+            new_options=rule.get("new_options") or "add",
         )
         for rule in (raw if isinstance(raw, list) else [raw])
     ]

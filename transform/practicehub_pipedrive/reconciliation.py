@@ -16,6 +16,7 @@ class Reconciliation:
         self.reasons: dict[str, Counter] = defaultdict(Counter)
         self.emitted: Counter = Counter()
         self.unmapped: dict[str, Counter] = defaultdict(Counter)
+        self.degradations: dict[str, Counter] = defaultdict(Counter)
 
     def count(self, stream: str, outcome: str, reason: str | None = None) -> None:
         counts = self.counts[stream]
@@ -23,6 +24,10 @@ class Reconciliation:
         counts[outcome] += 1
         if reason:
             self.reasons[stream][reason] += 1
+
+    def degraded(self, stream: str, reason: str) -> None:
+        """A value of a record that landed was degraded (the record itself is counted as out or merged)."""
+        self.degradations[stream][reason] += 1
 
     def unmapped_field(self, stream: str, name: str) -> None:
         self.unmapped[stream][name] += 1
@@ -35,6 +40,8 @@ class Reconciliation:
             row["balanced"] = row["in"] == sum(row[outcome] for outcome in OUTCOMES)
             if self.reasons[stream]:
                 row["skip_reasons"] = dict(sorted(self.reasons[stream].items()))
+            if self.degradations[stream]:
+                row["degraded_values"] = dict(sorted(self.degradations[stream].items()))
             if self.unmapped[stream]:
                 row["unmapped_fields"] = dict(sorted(self.unmapped[stream].items()))
             streams[stream] = row

@@ -33,6 +33,10 @@ PROPERTIES = {
 }
 SKIPPED = {"type": "object", "properties": {"source_stream": {"type": "string"}, "source_id": {"type": "string"},
                                             "reason": {"type": "string"}, "detail": S}}
+# One entry per degraded value of a record that landed (stream, source id, field, reason, action; no value).
+DEGRADED = {"type": "object", "properties": {"source_stream": {"type": "string"}, "source_id": {"type": "string"},
+                                             "field": {"type": "string"}, "reason": {"type": "string"},
+                                             "action": {"type": "string"}}}
 JSON_TYPES = {"double": N, "monetary": N, "set": {"type": ["array", "null"], "items": {"type": "string"}},
               "org": {"type": ["object", "null"], "properties": {"source_id": S, "name": S}}}
 PRACTICEHUB_ID = {"name": "PracticeHub ID", "field_type": "varchar", "options": None, "phi": False}
@@ -70,6 +74,8 @@ class FieldRegistry:
 def schema_message(stream: str, registry: FieldRegistry | None, pipelines: list | None = None) -> dict:
     if stream == "skipped":
         schema = SKIPPED
+    elif stream == "degraded":
+        return {"type": "SCHEMA", "stream": stream, "schema": DEGRADED, "key_properties": ["source_id", "field"]}
     else:
         properties = {**REFS, **PROPERTIES[stream], "custom_fields": registry.json_schema()}
         schema = {"type": "object", "properties": properties}

@@ -12,7 +12,23 @@ from pathlib import Path
 
 from practicehub_pipedrive import dedupe, phi, sample, schemas, workflows
 from practicehub_pipedrive.convert import BadValue, Clock
-from practicehub_pipedrive.entities import activities, deals, files, notes, organizations, persons
+from practicehub_pipedrive.degrade import (
+    DEFAULT_ON_INVALID,
+    PART_HEADING_ROOM,
+    Degradations,
+    clean_controls,
+    has_controls,
+    split_html,
+)
+from practicehub_pipedrive.entities import (
+    activities,
+    deals,
+    files,
+    kept_values,
+    notes,
+    organizations,
+    persons,
+)
 from practicehub_pipedrive.entities.common import Merged, compile_converter
 from practicehub_pipedrive.mapping import check_confirmed, phi_marks, read_mapping, stream_plans
 from practicehub_pipedrive.reconciliation import Reconciliation
@@ -48,6 +64,10 @@ class Transformer:
         self.include_phi = phi.include_phi(config, phi_marks(mapping))
         self.plans = stream_plans(mapping, include_phi=self.include_phi)
         self.limits = mapping.get("limits") or {}
+        self.on_invalid = mapping.get("on_invalid") or DEFAULT_ON_INVALID
+        self.date_order = config.get("date_order") or None
+        self.degraded = Degradations("", "")  # the record being built; replaced for each record
+        self.note_limit = int(self.limits.get("note_content", 100000))
         self.clock = Clock(config.get("source_timezone") or "UTC")
         self.currency = config.get("currency") or "USD"
         self.reports_dir = Path(config.get("reports_dir") or "reports/map-practicehub-pipedrive")
@@ -97,6 +117,11 @@ class Transformer:
                                                      rule.field_type, rule.options, rule.phi)
 
     # --- helpers the entity modules use -----------------------------------------------------------
+
+    def value_problem(self, problem: BadValue, where: str, raw: object, rule=None, limit: int | None = None):
+        """What lands instead of a value that failed to convert (the field's on_invalid, else the file's)."""
+        policy = getattr(rule, "on_invalid", None) or self.on_invalid
+        return self.degraded.value_problem(problem, where, raw, policy, limit)
 
     def standard_values(self, plan, record: dict) -> dict:
         values: dict = {}
@@ -181,8 +206,18 @@ class Transformer:
         stripped = self.stripped.get(stream)
         if stripped:
             record = {key: value for key, value in record.items() if key not in stripped}
+        self.degraded = degraded = Degradations(stream, f"{stream}:{record.get('id')}")
+        if has_controls(record):
+            cleaned: list[str] = []
+            record = clean_controls(record, cleaned)
+            for where in cleaned:
+                degraded.note(f"{stream}.{where}", "control_characters", "cleaned")
         try:
             items = BUILDERS[plan.target](self, plan, record)
+            if degraded.kept:
+                items = type(items)([*items, *kept_values.notes(self, plan, record, items, degraded)])
+            if any(out == "notes" and len(entity.get("content") or "") > self.note_limit for out, entity in items):
+                items = type(items)(self._split_notes(items))
         except BadValue as problem:
             self._skip(stream, record, problem.reason, problem.detail)
             return
@@ -195,7 +230,28 @@ class Transformer:
             self.skipped_parents.discard(f"{stream}:{record.get('id')}")  # a later, valid copy of the record
         for out_stream, entity in items:
             self._emit(out_stream, entity)
+        for entry in degraded.entries:
+            self._emit("degraded", entry)
+            self.reconciliation.degraded(stream, entry["reason"])
         self.reconciliation.count(stream, "merged" if isinstance(items, Merged) else "out")
+
+    def _split_notes(self, items: list) -> list:
+        """A note over Pipedrive's limit becomes consecutive notes ("part 1 of N"), all with its time and links."""
+        result = []
+        for out_stream, entity in items:
+            content = entity.get("content") or ""
+            if out_stream != "notes" or len(content) <= self.note_limit:
+                result.append((out_stream, entity))
+                continue
+            parts = split_html(content, self.note_limit - PART_HEADING_ROOM)
+            self.degraded.note(f"{self.degraded.stream}.content", "text_too_long", "split")
+            for number, part in enumerate(parts, 1):
+                source_id = entity["source_id"] if number == 1 else f"{entity['source_id']}#part-{number}"
+                heading = f"<p><em>(part {number} of {len(parts)})</em></p>"
+                result.append(("notes", {**entity, "source_id": source_id, "content": heading + part,
+                                         "custom_fields": {**entity.get("custom_fields", {}),
+                                                           "practicehub_id": source_id}}))
+        return result
 
     def _counted(self, plan, record: dict) -> None:
         key = str(record.get("id"))

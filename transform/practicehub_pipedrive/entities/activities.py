@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typing as t
 
-from practicehub_pipedrive.convert import BadValue, check_length, text
+from practicehub_pipedrive.convert import BadValue, text
 from practicehub_pipedrive.entities.common import NO_OWNER, check_parent, owner, source_id, survivor
 
 if t.TYPE_CHECKING:
@@ -30,18 +30,26 @@ def build(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, d
     kind = text(record.get("type"))
     subject = plan.extra.get("type_map", {}).get(kind)
     if subject is None:
-        raise BadValue("unknown_type", f"reminder type {kind!r} is not in the mapping's type_map")
+        subject = plan.extra.get("unknown_type_subject") or "PracticeHub reminder"
+        run.degraded.note(f"{plan.name}.type", "unknown_type", "fallback", kind)
     status = text(record.get("status"))
-    due = run.clock.instant(record.get("send_at"), f"{plan.name}.send_at")
-    if due is None:
-        raise BadValue("missing_date", f"{plan.name}.send_at is empty")
+    try:
+        due = run.clock.instant(record.get("send_at"), f"{plan.name}.send_at")
+    except BadValue as problem:
+        due = run.value_problem(problem, f"{plan.name}.send_at", record.get("send_at"))
+    if due is None and not text(record.get("send_at")):
+        run.degraded.note(f"{plan.name}.send_at", "missing_date", "fallback")  # a task without a due date
     channel = text(record.get("channel")) or "unknown channel"
+    limit = run.limits.get("subject", 255)
+    if len(subject) > limit:
+        run.degraded.note(f"{plan.name}.type", "text_too_long", "truncated", subject)
+        subject = subject[:limit]
     activity = {
         "source_id": sid,
-        "subject": check_length(subject, run.limits.get("subject", 255), f"{plan.name}.type"),
+        "subject": subject,
         "type": "task",
-        "due_date": due[:10],
-        "due_time": due[11:16],
+        "due_date": due[:10] if due else None,
+        "due_time": due[11:16] if due else None,
         "duration": None,
         "done": status in plan.extra.get("done_statuses", ["actioned"]),
         "note": f"PracticeHub reminder by {channel}, status {status or 'unknown'}.",

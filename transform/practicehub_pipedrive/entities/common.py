@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import typing as t
 
-from practicehub_pipedrive.convert import BadValue, check_length, email, money, parse_date, text
+from practicehub_pipedrive.convert import DATE_RE, BadValue, check_length, email, money, parse_date, text
 
 if t.TYPE_CHECKING:
     from practicehub_pipedrive.mapping import FieldRule, StreamPlan
@@ -69,6 +69,14 @@ def deal_of(run: Transformer, plan: StreamPlan, appointment_id: object) -> str |
     return None
 
 
+def note_time(run: Transformer, raw: object, where: str) -> str | None:
+    """A note's original time, or None (Pipedrive then uses the time of the write) when it does not parse."""
+    try:
+        return run.clock.note_time(raw, where)
+    except BadValue as problem:
+        return run.value_problem(problem, where, raw)
+
+
 def escape(value: object) -> str:
     return html.escape(str(value), quote=False) if value is not None else ""
 
@@ -77,12 +85,17 @@ def custom_values(run: Transformer, out_stream: str, rules: list[FieldRule], val
                   stream: str) -> dict:
     """Custom field values by logical name, each converted by its rule's compiled converter."""
     result: dict = {}
-    for logical, source, convert in run.converters(out_stream, stream, rules):
+    for (logical, source, convert), rule in zip(run.converters(out_stream, stream, rules), rules, strict=True):
         raw = values.get(source)
         if raw is None or (raw.__class__ is str and (not raw or raw.isspace())):
             result[logical] = None
-        else:
+            continue
+        try:
             result[logical] = convert(raw)
+        except BadValue as problem:
+            limit = run.limits.get(rule.field_type, 255 if rule.field_type == "varchar" else 65535) if (
+                rule.field_type in ("varchar", "text")) else None
+            result[logical] = run.value_problem(problem, f"{stream}.{source}", raw, rule, limit)
     return result
 
 
@@ -101,10 +114,20 @@ def compile_converter(run: Transformer, out_stream: str, rule: FieldRule, stream
     if kind == "date":
         def to_date(raw: object) -> str | None:
             value = text(raw)
-            return clock.local_date(value, where) if value and len(value) > 10 else parse_date(value, where)
+            if value and len(value) > 10 and value[:10].count("-") == 2:
+                return clock.local_date(value, where)
+            converted = parse_date(value, where, run.date_order)
+            if value and not DATE_RE.match(value):
+                run.degraded.note(where, "date_form", "reinterpreted")
+            return converted
         return to_date
     if kind in ("double", "monetary"):
-        return lambda raw: money(raw, where)
+        def to_number(raw: object) -> float | None:
+            converted = money(raw, where)
+            if converted is not None and not _plain_number(raw):
+                run.degraded.note(where, "number_form", "reinterpreted")
+            return converted
+        return to_number
     registry = run.registries[out_stream]
     if kind == "enum":
         limit = limits.get("varchar", 255)
@@ -112,6 +135,8 @@ def compile_converter(run: Transformer, out_stream: str, rule: FieldRule, stream
         def to_label(raw: object) -> str | None:
             label = check_length(text(raw), limit, where)
             if label is not None and label not in registry.fields[rule.logical_name]["options"]:
+                if rule.new_options == "keep_as_text":
+                    raise BadValue("not_an_option", f"{where} is not one of the field's options")
                 registry.add_options(rule.logical_name, [label])
             return label
         return to_label
@@ -129,6 +154,16 @@ def compile_converter(run: Transformer, out_stream: str, rule: FieldRule, stream
             return {"source_id": found} if found else {"name": name}
         return to_org
     return text
+
+
+def _plain_number(raw: object) -> bool:
+    if isinstance(raw, int | float):
+        return True
+    try:
+        float(str(raw).strip())
+        return True
+    except ValueError:
+        return False
 
 
 class Merged(list):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typing as t
 
-from practicehub_pipedrive.convert import BadValue, check_length, integer, text
+from practicehub_pipedrive.convert import BadValue, integer, text
+from practicehub_pipedrive.degrade import safe_file_name
 from practicehub_pipedrive.entities.common import NO_OWNER, check_parent, deal_of, source_id, survivor
 
 if t.TYPE_CHECKING:
@@ -18,9 +19,9 @@ READS = frozenset({"patient_id", "file_name", "local_path", "download_error", "e
 def build(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, dict]]:
     sid = source_id(plan.name, record)
     person = survivor(run, record.get("patient_id"), plan.name)
-    file_name = check_length(text(record.get("file_name")), run.limits.get("varchar", 255), f"{plan.name}.file_name")
-    if not file_name:
-        raise BadValue("missing_name", f"{plan.name} record has no file_name")
+    file_name, problem = safe_file_name(text(record.get("file_name")), record.get("id"), text(record.get("mime_type")))
+    if problem:
+        run.degraded.note(f"{plan.name}.file_name", problem, "generated", text(record.get("file_name")))
     local_path = text(record.get("local_path"))
     if not local_path:
         # The target uploads bytes the tap saved; the tap's download_error is a short cause, no PHI.
@@ -40,7 +41,7 @@ def build(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, d
         "source_id": sid,
         "file_name": file_name,
         "mime_type": text(record.get("mime_type")),
-        "size": integer(record.get("downloaded_size", record.get("size")), f"{plan.name}.size"),
+        "size": _size(run, plan, record),
         "sha256": text(record.get("sha256")),
         "local_path": local_path,
         "deal_source_id": deal,
@@ -50,3 +51,11 @@ def build(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, d
         "custom_fields": {"practicehub_id": sid},
     }
     return [("files", attachment)]
+
+
+def _size(run: Transformer, plan: StreamPlan, record: dict) -> int | None:
+    raw = record.get("downloaded_size", record.get("size"))
+    try:
+        return integer(raw, f"{plan.name}.size")
+    except BadValue as problem:
+        return run.value_problem(problem, f"{plan.name}.size", raw)  # the target measures the bytes itself

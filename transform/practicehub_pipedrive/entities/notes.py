@@ -7,8 +7,16 @@ from __future__ import annotations
 
 import typing as t
 
-from practicehub_pipedrive.convert import BadValue, check_length, text
-from practicehub_pipedrive.entities.common import check_parent, deal_of, escape, owner, source_id, survivor
+from practicehub_pipedrive.convert import BadValue, text
+from practicehub_pipedrive.entities.common import (
+    check_parent,
+    deal_of,
+    escape,
+    note_time,
+    owner,
+    source_id,
+    survivor,
+)
 
 if t.TYPE_CHECKING:
     from practicehub_pipedrive.mapping import StreamPlan
@@ -25,8 +33,8 @@ def _note(run: Transformer, plan: StreamPlan, record: dict, content: str, person
     sid = source_id(plan.name, record)
     note = {
         "source_id": sid,
-        "content": check_length(content, run.limits.get("note_content", 100000), f"{plan.name}.content"),
-        "add_time": run.clock.note_time(record.get("created"), f"{plan.name}.created"),
+        "content": content,  # over Pipedrive's limit: the transformer splits it into consecutive notes
+        "add_time": note_time(run, record.get("created"), f"{plan.name}.created"),
         "pinned": False,
         "deal_source_id": deal_source_id,
         "person_source_id": f"patients:{person}",
@@ -42,9 +50,12 @@ def clinical_note(run: Transformer, plan: StreamPlan, record: dict) -> list[tupl
     deal = deal_of(run, plan, record.get("appointment_id"))
     data = record.get("data") or {}
     soap = data.get("soap_data") if isinstance(data, dict) else None
-    if soap is not None and not isinstance(soap, list):
-        raise BadValue("invalid_note_data", f"{plan.name}.data.soap_data is not a list")
     parts = [f"<h3>{escape(record.get('type') or 'Clinical note')} ({escape(record.get('state') or 'unknown')})</h3>"]
+    if soap is not None and not isinstance(soap, list) or data and not isinstance(data, dict):
+        # Not the SOAP layout: the text still lands, as plain text under the heading.
+        run.degraded.note(f"{plan.name}.data", "invalid_note_data", "fallback")
+        parts.append(f"<p>{escape(soap if isinstance(data, dict) else data)}</p>")
+        soap = None
     for item in soap or []:
         if isinstance(item, dict):
             # Values are HTML already; Pipedrive sanitises note content on its side.
@@ -98,10 +109,12 @@ def care_plan(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[st
 def form_response(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, dict]]:
     person = survivor(run, record.get("patient_id"), plan.name)
     answers = record.get("answers") or []
-    if not isinstance(answers, list):
-        raise BadValue("invalid_answers", f"{plan.name}.answers is not a list")
     done = "completed" if str(record.get("completed")) in ("1", "True", "true") else "not completed"
     parts = [f"<h3>{escape(record.get('form_name'))} ({done})</h3>"]
+    if not isinstance(answers, list):
+        run.degraded.note(f"{plan.name}.answers", "invalid_answers", "fallback")
+        parts.append(f"<p>{escape(answers)}</p>")
+        answers = []
     for item in answers:
         if isinstance(item, dict):
             parts.append(f"<p><strong>{escape(item.get('question'))}</strong><br>{escape(item.get('answer'))}</p>")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typing as t
 
-from practicehub_pipedrive.convert import BadValue, check_length, text
+from practicehub_pipedrive.convert import text
 from practicehub_pipedrive.entities.common import NO_OWNER, custom_values, source_id
 
 if t.TYPE_CHECKING:
@@ -35,9 +35,13 @@ def address(values: dict, prefix: str) -> dict | None:
 def build(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, dict]]:
     sid = source_id(plan.name, record)
     values = run.standard_values(plan, record)
-    name = check_length(text(values.get("name")), run.limits.get("name", 255), f"{plan.name}.name")
+    name, limit = text(values.get("name")), run.limits.get("name", 255)
     if not name:
-        raise BadValue("missing_name", f"{plan.name} record has no name")
+        name = f"PracticeHub location {record.get('id')}"  # Pipedrive needs a name; the clinic still lands
+        run.degraded.note(f"{plan.name}.name", "missing_name", "generated")
+    elif len(name) > limit:
+        run.degraded.note(f"{plan.name}.name", "text_too_long", "truncated", name)
+        name = name[:limit]
     organization = {
         "source_id": sid,
         "name": name,

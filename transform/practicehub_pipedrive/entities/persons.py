@@ -6,7 +6,7 @@ import typing as t
 
 import orjson
 
-from practicehub_pipedrive.convert import BadValue, check_length, email, flag, parse_date, text
+from practicehub_pipedrive.convert import BadValue, email, flag, parse_date, text
 from practicehub_pipedrive.entities.common import Merged, custom_values, org_source_id, source_id
 from practicehub_pipedrive.entities.organizations import address
 
@@ -17,17 +17,24 @@ if t.TYPE_CHECKING:
 READS = frozenset({"custom_fields"})  # record fields read directly (the rest come through the plan)
 
 
-def _labelled(values: dict, prefix: str, plan: StreamPlan, check=None) -> list[dict]:
-    """`emails`/`phones` items in mapping order; the first is primary."""
+def _labelled(run: Transformer, values: dict, prefix: str, plan: StreamPlan, check=None) -> list[dict]:
+    """`emails`/`phones` items in mapping order; the first is primary. One that fails its check is left out."""
     items = []
     for target, label, where in _targets_with_prefix(plan, prefix):
         raw = values.get(target)
         if raw is None:
             continue
-        value = check(raw, where) if check else text(raw)
+        try:
+            value = check(raw, where) if check else text(raw)
+        except BadValue as problem:
+            value = run.value_problem(problem, where, raw, _rule_for(plan, target))
         if value and all(item["value"] != value for item in items):
             items.append({"value": value, "primary": not items, "label": label})
     return items
+
+
+def _rule_for(plan: StreamPlan, target: str):
+    return next((rule for rule in plan.fields if rule.target == target), None)
 
 
 def _targets_with_prefix(plan: StreamPlan, prefix: str) -> list[tuple[str, str, str]]:
@@ -44,20 +51,31 @@ def build(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, d
     if "skip_record_when_true" in values and flag(values["skip_record_when_true"]):
         raise BadValue("deleted_in_source", "patient is marked deleted in PracticeHub")
     first, last = text(values.get("first_name")), text(values.get("last_name"))
+    limit = run.limits.get("name", 255)
     if not first and not last:
-        raise BadValue("missing_name", "patient has neither first_name nor last_name")
-    name = check_length(" ".join(part for part in (first, last) if part), run.limits.get("name", 255),
-                        f"{plan.name}.name")
-    emails = _labelled(values, "emails.", plan, email)
+        # Pipedrive needs a name; the patient still lands, findable by its PracticeHub id.
+        name = f"PracticeHub patient {record.get('id')}"
+        run.degraded.note(f"{plan.name}.name", "missing_name", "generated")
+    else:
+        name = " ".join(part for part in (first, last) if part)
+    if len(name) > limit:
+        run.degraded.note(f"{plan.name}.name", "text_too_long", "truncated", name)
+        name = name[:limit]
+        first, last = (first or "")[:limit] or None, (last or "")[:limit] or None
+    emails = _labelled(run, values, "emails.", plan, email)
+    try:
+        birthday = parse_date(values.get("birthday"), f"{plan.name}.dob", run.date_order)
+    except BadValue as problem:
+        birthday = run.value_problem(problem, f"{plan.name}.dob", values.get("birthday"), _rule_for(plan, "birthday"))
     person = {
         "source_id": sid,
         "name": name,
         "first_name": first,
         "last_name": last,
         "emails": emails,
-        "phones": _labelled(values, "phones.", plan),
+        "phones": _labelled(run, values, "phones.", plan),
         "postal_address": address(values, "postal_address"),
-        "birthday": parse_date(values.get("birthday"), f"{plan.name}.dob"),
+        "birthday": birthday,
         "org_source_id": org_source_id(run, values.get("org_source_id")),
         "owner_email": None, "owner_name": None, "owner_source_id": None,
         "merged_source_ids": [],
@@ -85,7 +103,9 @@ def build(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, d
 def _patient_custom_fields(run: Transformer, plan: StreamPlan, record: dict) -> dict:
     items = record.get("custom_fields") or []
     if not isinstance(items, list):
-        raise BadValue("invalid_custom_fields", f"{plan.name}.custom_fields is not a list")
+        # Neither names nor PHI marks can be read from it: nothing of it may land (PHI is fail-safe).
+        run.degraded.note(f"{plan.name}.custom_fields", "invalid_custom_fields", "dropped")
+        return {}
     by_name = {}
     known = run.list_sources[plan.name]
     for item in items:
