@@ -216,6 +216,15 @@ class Demo:
         self.meltano("invoke", "target-pipedrive:verify")
         verified = json.loads((out / "pipedrive" / "verify_summary.json").read_text())
         print(f"Verified {verified['entities_checked']:,} entities: {verified['mismatches']} field mismatches.")
+        self.step("Reconcile against PracticeHub: every source record re-read and compared with Pipedrive")
+        self.meltano("run", "reconcile")
+        checked = json.loads((out / "pipedrive" / "reconcile.json").read_text())
+        totals = {key: sum(row[key] for row in checked["streams"].values())
+                  for key in ("records", "exact", "degraded", "merged", "not_landed_accepted")}
+        print(f"{totals['records']:,} PracticeHub records: {totals['exact']:,} landed exactly, {totals['degraded']:,} "
+              f"landed with degraded values (listed in the report), {totals['merged']:,} merged, "
+              f"{totals['not_landed_accepted']:,} cannot exist in Pipedrive (deleted, orphaned); "
+              f"{checked['unexplained']} unexplained.")
 
         self.step("Report")
         self.meltano("invoke", "target-pipedrive:report")

@@ -16,6 +16,8 @@ from target_pipedrive.client import BudgetExhausted
 from target_pipedrive.loader import Loader
 from target_pipedrive.owners import ConfigurationError
 from target_pipedrive.preflight import Preflight
+from target_pipedrive.reconcile import SourceCheck
+from target_pipedrive.reconcile import report as reconcile_report
 from target_pipedrive.settings import CONFIG_SCHEMA, Settings
 from target_pipedrive.sinks import SINKS, PipedriveSink
 
@@ -38,6 +40,20 @@ class PlanSink(PipedriveSink):
             self._target.preflight.add_message({"type": "RECORD", "stream": self.stream_name, "record": record})
 
 
+class ReconcileSink(PipedriveSink):
+    """`reconcile`: records are what PracticeHub says now; they feed the source-side check, nothing is written."""
+
+    def setup(self) -> None:
+        """No fields, pipelines or owners are set up: the check only reads."""
+
+    def note_received(self) -> None:
+        """No loader in a check."""
+
+    def process_batch(self, context: dict) -> None:
+        for record in context.get("records", []):
+            self._target.source_check.add(self.stream_name, record)
+
+
 class TargetPipedrive(Target):
     """Loads the Pipedrive contract streams (organizations → persons → deals → activities, notes, files)."""
 
@@ -51,6 +67,7 @@ class TargetPipedrive(Target):
         self.settings = Settings.from_config(self.config)
         self._loader: Loader | None = None
         self._preflight: Preflight | None = None
+        self._source_check: SourceCheck | None = None
 
     @property
     def _env_var_config(self) -> dict:
@@ -74,9 +91,17 @@ class TargetPipedrive(Target):
             self._preflight = Preflight(self.settings)
         return self._preflight
 
+    @property
+    def source_check(self) -> SourceCheck:
+        if self._source_check is None:
+            self._source_check = SourceCheck(self.settings)
+        return self._source_check
+
     def get_sink_class(self, stream_name: str) -> type[Sink]:
         if self.settings.dry_run:
             return PlanSink
+        if self.settings.reconcile:
+            return ReconcileSink
         if stream_name not in SINKS:
             raise ConfigurationError(
                 f"stream {stream_name!r} is not part of the contract ({', '.join(SINKS)})"
@@ -84,6 +109,8 @@ class TargetPipedrive(Target):
         return SINKS[stream_name]
 
     def _write_state_message(self, state: dict) -> None:
+        if self.settings.reconcile:
+            return  # a check reads everything every time: no bookmark may come from it
         # STATE covers every record read so far: hold it while children still wait for a parent
         # (they are not in the ledger yet); the end-of-pipe drain sends the latest one.
         if self._loader is not None:
@@ -98,6 +125,14 @@ class TargetPipedrive(Target):
         # Sinks replaced by a later SCHEMA message first: their records may be the parents of waiting children.
         for sink in [*self._sinks_to_clear, *self._sinks_active.values()]:
             self.drain_one(sink)
+        if self.settings.reconcile:
+            check = self.source_check
+            result = check.run()
+            code = reconcile_report(result, *check.write(result))
+            super().process_endofpipe()
+            if code:
+                raise SystemExit(code)  # unexplained differences: the run fails, as verify does
+            return
         if self.settings.dry_run:
             result, code = self.preflight.run()
             path = self.preflight.write(result)

@@ -88,6 +88,30 @@ def field_diffs(stream: str, row: dict, actual: dict | None) -> list[dict]:
     return diffs
 
 
+def read_back(client: PipedriveClient, stream: str, ids: list[int]) -> dict[int, dict]:
+    """Few ids: `ids=` lists (100 a call). Many: walk the id-sorted list (500 a call) up to our highest id."""
+    if not ids:
+        return {}
+    wanted = set(ids)
+    found: dict[int, dict] = {}
+    if len(ids) < SCAN_FROM:
+        for start in range(0, len(ids), IDS_PER_CALL):
+            chunk = ",".join(str(i) for i in ids[start : start + IDS_PER_CALL])
+            body = client.get(f"/{stream}", params={"ids": chunk, "limit": IDS_PER_CALL})
+            found.update({item["id"]: item for item in body.get("data") or [] if item["id"] in wanted})
+        return found
+    params = {"limit": 500, "sort_by": "id", "sort_direction": "asc"}
+    highest = max(ids)
+    while True:
+        body = client.get(f"/{stream}", params=params)
+        items = body.get("data") or []
+        found.update({item["id"]: item for item in items if item["id"] in wanted})
+        cursor = (body.get("additional_data") or {}).get("next_cursor")
+        if not cursor or not items or items[-1]["id"] >= highest:
+            return found
+        params["cursor"] = cursor
+
+
 class Verifier:
     def __init__(self, settings: Settings, client: PipedriveClient | None = None) -> None:
         self.settings = settings
@@ -101,36 +125,13 @@ class Verifier:
             return {}
         return {row["key"]: f"{row['logical_name']} ({row['label']})" for row in json.loads(path.read_text()) if row["key"]}
 
-    def _read_back(self, stream: str, ids: list[int]) -> dict[int, dict]:
-        """Few ids: `ids=` lists (100 a call). Many: walk the id-sorted list (500 a call) up to our highest id."""
-        if not ids:
-            return {}
-        wanted = set(ids)
-        found: dict[int, dict] = {}
-        if len(ids) < SCAN_FROM:
-            for start in range(0, len(ids), IDS_PER_CALL):
-                chunk = ",".join(str(i) for i in ids[start : start + IDS_PER_CALL])
-                body = self.client.get(f"/{stream}", params={"ids": chunk, "limit": IDS_PER_CALL})
-                found.update({item["id"]: item for item in body.get("data") or [] if item["id"] in wanted})
-            return found
-        params = {"limit": 500, "sort_by": "id", "sort_direction": "asc"}
-        highest = max(ids)
-        while True:
-            body = self.client.get(f"/{stream}", params=params)
-            items = body.get("data") or []
-            found.update({item["id"]: item for item in items if item["id"] in wanted})
-            cursor = (body.get("additional_data") or {}).get("next_cursor")
-            if not cursor or not items or items[-1]["id"] >= highest:
-                return found
-            params["cursor"] = cursor
-
     def run(self) -> dict:
         diffs: list[dict] = []
         checked: dict[str, int] = {}
         for stream in V2_STREAMS:
             rows = self.ledger.done_rows(stream)
             checked[stream] = len(rows)
-            found = self._read_back(stream, [r["pipedrive_id"] for r in rows])
+            found = read_back(self.client, stream, [r["pipedrive_id"] for r in rows])
             for row in rows:
                 diffs.extend(field_diffs(stream, row, found.get(row["pipedrive_id"])))
         for stream in ("notes", "files"):

@@ -18,8 +18,9 @@ SECTIONS = ("locations", "practitioners", "appointment_types", "custom_field_def
 class Reference:
     """Lookups by PracticeHub id (string keys, as JSON stores them)."""
 
-    def __init__(self, path: Path | None = None) -> None:
+    def __init__(self, path: Path | None = None, read_only: bool = False) -> None:
         self.path = path
+        self.read_only = read_only  # the source-side check reads what the runs learnt and changes nothing
         self.locations: dict[str, str] = {}            # location id → organization name
         self.practitioners: dict[str, list] = {}       # id → [email, name]
         self.appointment_types: dict[str, list] = {}   # id → [name, price]
@@ -37,7 +38,7 @@ class Reference:
                 getattr(self, section).update(data.get(section, {}))
 
     def save(self) -> None:
-        if not self.path or not self.dirty:
+        if not self.path or not self.dirty or self.read_only:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         data = {section: getattr(self, section) for section in SECTIONS}

@@ -30,13 +30,19 @@ CONFIG_SCHEMA = {
                                               "set it from the same value as tap-practicehub's `timezone`.",
                                     default="UTC"),
         "currency": _setting("string", "Deal currency (ISO 4217).", default="USD"),
+        "date_order": _setting("string", "How the practice writes numeric dates (DMY in the UK and ANZ, MDY in "
+                                         "the US): settles dates such as 03/04/2024 in custom fields; unset, a "
+                                         "date that reads two ways is kept as entered and reported.",
+                               enum=["DMY", "MDY", "YMD"]),
+        "reconcile": _setting("boolean", "The source-side check's pass (`meltano run reconcile`): reads the "
+                                         "migration's state and never writes it."),
         "automation_cap": _setting("integer", "Active automations the Pipedrive plan allows (Lite 0, Growth 50, "
                                               "Premium 150, Ultimate 250).", default=DEFAULT_AUTOMATION_CAP),
     },
     "required": ["mapping_file"],
     "$schema": "https://json-schema.org/draft/2020-12/schema",
 }
-JSON_TYPES = {"string": str, "integer": int}
+JSON_TYPES = {"string": str, "integer": int, "boolean": bool}
 
 
 class ConfigError(click.ClickException):
@@ -49,12 +55,14 @@ def checked(config: dict) -> dict:
     problems = [f"'{name}' is required" for name in CONFIG_SCHEMA["required"] if result.get(name) is None]
     for name, spec in CONFIG_SCHEMA["properties"].items():
         value = result.get(name)
+        if value == "" and name not in CONFIG_SCHEMA["required"]:
+            value = result[name] = None  # an unset $VARIABLE in meltano.yml arrives as ""
         if value is None:
             if "default" in spec:
                 result[name] = spec["default"]
             continue
         kind = JSON_TYPES[spec["type"][0]]
-        if not isinstance(value, kind) or isinstance(value, bool):
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
             problems.append(f"'{name}' must be a {spec['type'][0]}")
         elif "enum" in spec and value not in spec["enum"]:
             problems.append(f"'{name}' must be one of {spec['enum']}")

@@ -75,7 +75,8 @@ class Transformer:
         self.sample_size = int(config.get("sample_size") or 0)
         # A sample neither reads nor writes the state: its output must stand alone (no references to what an
         # earlier, possibly unloaded, run saw) and the full run must not inherit the sample's lookups.
-        self.reference = Reference(None if self.sample_size else state_dir / STATE_FILE)
+        self.reconcile = bool(config.get("reconcile"))
+        self.reference = Reference(None if self.sample_size else state_dir / STATE_FILE, read_only=self.reconcile)
         self.skipped_parents: set[str] = set()  # "<stream>:<id>" this run skipped: nothing may point at them
         self.dedupe = dedupe.Dedupe(self.reference)
         self.reconciliation = Reconciliation()
