@@ -363,6 +363,44 @@ def dedupe(dedupe_report: dict | None) -> dict:
     return {"available": dedupe_report is not None, "count": len(merges), "merges": merges}
 
 
+SOURCE_CATEGORIES = ("exact", "degraded", "merged", "not_landed_accepted", "different", "not_landed")
+
+
+def source_check(check: dict | None, problems: Problems) -> dict:
+    """`meltano run reconcile`'s result: each PracticeHub record landed exactly, degraded, or not, and why."""
+    if check is None:
+        return {"available": False, "ok": False, "unexplained": 0, "streams": []}
+    streams = []
+    for stream, values in sorted(_mapping(check.get("streams")).items()):
+        values = _mapping(values)
+        entry = {"stream": str(stream), "records": count(values.get("records"), f"reconcile.json {stream}.records",
+                                                          problems)}
+        for key in SOURCE_CATEGORIES:
+            entry[key] = count(values.get(key, 0), f"reconcile.json {stream}.{key}", problems)
+        entry["not_landed_reasons"] = {str(k): count(v, f"reconcile.json {stream} reason", problems)
+                                       for k, v in _mapping(values.get("not_landed_reasons")).items()}
+        entry["balanced"] = entry["records"] == sum(entry[key] for key in SOURCE_CATEGORIES)
+        if not entry["balanced"]:
+            problems.add("reconcile.json", f"{stream}: the categories do not add up to {entry['records']} records")
+        streams.append(entry)
+    unexplained = count(check.get("unexplained", 0), "reconcile.json unexplained", problems)
+    return {"available": True, "ok": bool(check.get("ok")) and unexplained == 0, "unexplained": unexplained,
+            "streams": streams, "difference_fields": {str(k): count(v, "reconcile.json difference_fields", problems)
+                                                      for k, v in _mapping(check.get("difference_fields")).items()}}
+
+
+def degradations(rows: list[dict] | None) -> dict:
+    """Every value that landed degraded, by stream, field, reason and action (the latest entry per record field)."""
+    if rows is None:
+        return {"available": False, "total": 0, "by_field": []}
+    latest = {(str(r.get("source_id")), str(r.get("field"))): r for r in rows if isinstance(r, dict)}
+    counts: Counter = Counter((str(r.get("source_stream")), str(r.get("field")), str(r.get("reason")),
+                               str(r.get("action"))) for r in latest.values())
+    by_field = [{"stream": s, "field": f, "reason": reason, "action": action, "count": n}
+                for (s, f, reason, action), n in sorted(counts.items())]
+    return {"available": True, "total": len(latest), "by_field": by_field}
+
+
 def read_diff_rows(path: Path, problems: Problems) -> list[tuple[str, str, str]] | None:
     """(entity, field, source_id) of each verify difference; the sent and actual values are never read."""
     if not path.is_file():
@@ -440,6 +478,8 @@ def summarise(inputs: ReportInputs) -> dict:
     workflows = read_json(mapper / "workflows.json", problems)
     verify_path = state / "verify_summary.json"  # absent until `target-pipedrive verify` has run
     verify_report = read_json(verify_path, problems) if verify_path.is_file() else None
+    check_path = state / "reconcile.json"  # absent until `meltano run reconcile` has run
+    degraded_path = state / "degraded.jsonl"  # absent when no value was degraded
 
     source_rows = source_reconciliation(reconciliation, problems)
     load_rows = load_reconciliation(load_summary, problems)
@@ -503,6 +543,8 @@ def summarise(inputs: ReportInputs) -> dict:
         "unmatched_practitioners": unmatched_practitioners(load_summary, problems),
         "dedupe": dedupe(read_json(mapper / "dedupe.json", problems)),
         "skips": skips_summary(skip_rows),
+        "source_check": source_check(read_json(check_path, problems) if check_path.is_file() else None, problems),
+        "degraded": degradations(read_json_lines(degraded_path, problems) if degraded_path.is_file() else []),
         "verify": verify_summary(
             verify_report, read_diff_rows(state / "verify_diff.csv", problems), problems
         ),

@@ -164,3 +164,38 @@ def test_a_long_merge_list_is_cut_on_the_page_but_complete_in_the_json(make_repo
     source = html_path.read_text("utf-8")
     assert "patients:100499" in source and "patients:100500" not in source
     assert (html_path.parent / page.links["dedupe_csv"]).is_file()
+
+
+def test_the_source_check_shows_each_category_and_every_degraded_value(make_report, report_inputs):
+    report_inputs["state"]["reconcile.json"] = {
+        "ok": False, "unexplained": 2, "api_calls": 9,
+        "streams": {
+            "patients": {"records": 10, "exact": 6, "degraded": 2, "merged": 1, "not_landed_accepted": 1,
+                         "different": 0, "not_landed": 0, "not_landed_reasons": {"deleted_in_source": 1}},
+            "appointments": {"records": 5, "exact": 3, "degraded": 0, "merged": 0, "not_landed_accepted": 0,
+                             "different": 1, "not_landed": 1,
+                             "not_landed_reasons": {"deleted in Pipedrive": 1}}}}
+    report_inputs["state"]["degraded.jsonl"] = [
+        {"source_stream": "patients", "source_id": "patients:1", "field": "patients.email",
+         "reason": "invalid_email", "action": "kept_raw"},
+        {"source_stream": "patients", "source_id": "patients:2", "field": "patients.email",
+         "reason": "invalid_email", "action": "kept_raw"},
+        {"source_stream": "patients", "source_id": "patients:2", "field": "patients.email",  # the delta, again
+         "reason": "invalid_email", "action": "kept_raw"},
+        {"source_stream": "files", "source_id": "files:9", "field": "files.file_name",
+         "reason": "missing_file_name", "action": "generated"}]
+    page, summary, html_path, _ = make_report(report_inputs)
+    for stream, counts in report_inputs["state"]["reconcile.json"]["streams"].items():
+        for key in ("records", "exact", "degraded", "merged", "not_landed_accepted", "different", "not_landed"):
+            assert page.number(f"source_check.{stream}.{key}") == counts[key], (stream, key)
+    assert page.number("source_check.unexplained") == 2 and summary["source_check"]["ok"] is False
+    assert page.number("degraded.total") == 3
+    assert page.number("degraded.patients.patients.email.invalid_email") == 2
+    assert page.number("degraded.files.files.file_name.missing_file_name") == 1
+    assert "deleted in Pipedrive (1)" in html_path.read_text("utf-8")
+
+
+def test_without_a_source_check_the_report_says_how_to_run_one(make_report, report_inputs):
+    _, summary, html_path, _ = make_report(report_inputs)
+    assert summary["source_check"]["available"] is False
+    assert "meltano run reconcile" in html_path.read_text("utf-8")

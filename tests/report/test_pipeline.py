@@ -118,8 +118,8 @@ def test_report_after_a_full_and_a_delta_run_covers_both_runs_and_the_ledger(
     config = base_config(tmp_path)
     full = practice()
     full["appointments"].append(
-        appointment(205, 102, "no-such-status")
-    )  # skipped by the mapper in the full run
+        appointment(205, 999, "pending")
+    )  # skipped by the mapper in the full run: its patient is not there (yet)
     full_run = run_target(sandbox, tmp_path, run_mapper(config, singer_lines(full)).text, run_id="full")
     assert full_run.returncode == 0, full_run.stderr[-2000:]
     # The delta: a changed patient and a changed appointment, the skipped appointment fixed, a new one.

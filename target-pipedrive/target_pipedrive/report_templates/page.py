@@ -501,6 +501,55 @@ def skips_section(summary: dict) -> str:
     )
 
 
+SOURCE_COLUMNS = (("exact", "landed exactly"), ("degraded", "landed, values degraded"), ("merged", "merged"),
+                  ("not_landed_accepted", "cannot exist in Pipedrive"), ("different", "landed, different"),
+                  ("not_landed", "not landed"))
+
+
+def source_check_section(summary: dict) -> str:
+    check = summary["source_check"]
+    heading = "<h2>Did every PracticeHub record arrive? (checked against the source)</h2>"
+    if not check["available"]:
+        return heading + (
+            '<p class="muted">Not checked yet: run <code>meltano run reconcile</code> to re-read PracticeHub and '
+            "compare every record with Pipedrive, then rebuild this report.</p>")
+    rows = []
+    for s in check["streams"]:
+        reasons = ", ".join(f"{escape(reason)} ({count:,})" for reason, count in s["not_landed_reasons"].items())
+        rows.append(row(
+            [cell(escape(s["stream"]), True), cell(metric(f"source_check.{s['stream']}.records", s["records"]))]
+            + [cell(metric(f"source_check.{s['stream']}.{key}", s[key])) for key, _ in SOURCE_COLUMNS]
+            + [cell(reasons or "—", True), cell(flag(f"source_check.{s['stream']}", s["balanced"]))],
+            bad=s["different"] + s["not_landed"] > 0))
+    verdict = ("every record landed exactly, degraded as listed below, merged, or cannot exist in Pipedrive"
+               if check["ok"] else "some records are missing or differ: see reconcile_differences.csv")
+    return (
+        heading
+        + f"<p>PracticeHub was read again and compared with Pipedrive through the confirmed mapping: "
+        f"{metric('source_check.unexplained', check['unexplained'])} records unexplained; {escape(verdict)}.</p>"
+        + table(["PracticeHub stream", "records", *[label for _, label in SOURCE_COLUMNS], "why not landed", "check"],
+                rows, "source_check", 1)
+        + degraded_section(summary)
+    )
+
+
+def degraded_section(summary: dict) -> str:
+    degraded = summary["degraded"]
+    rows = [
+        row([cell(escape(d["stream"]), True), cell(f"<code>{escape(d['field'])}</code>", True),
+             cell(f"<code>{escape(d['reason'])}</code>", True), cell(escape(d["action"]), True),
+             cell(metric(f"degraded.{d['stream']}.{d['field']}.{d['reason']}", d["count"]))])
+        for d in degraded["by_field"][:MAX_TABLE_ROWS]
+    ]
+    return (
+        "<h3>Values that did not arrive exactly</h3>"
+        f"<p>{metric('degraded.total', degraded['total'])} values landed degraded (the record itself landed): "
+        "kept as entered in a note on the record, shortened with the full text in a note, split into parts, "
+        "replaced by a generated value, or cleaned of control characters. Listed by field, never by value.</p>"
+        + table(["PracticeHub stream", "field", "reason", "what happened", "values"], rows, "degraded", 4)
+    )
+
+
 def verify_section(summary: dict) -> str:
     checked = summary["verify"]
     if not checked["available"]:
@@ -587,6 +636,7 @@ def render(summary: dict) -> str:
         practitioners_section(summary),
         dedupe_section(summary),
         skips_section(summary),
+        source_check_section(summary),
         verify_section(summary),
         links_section(summary),
         problems_section(summary),
