@@ -11,6 +11,7 @@ from faker import Faker
 
 from ..resources import APPOINTMENT_STATUSES, DATE_FORMAT, DATETIME_FORMAT, REMINDER_STATUSES, RESOURCE_FIELDS
 from . import vocab
+from .mess import add_mess
 from .profiles import profile_counts
 
 # Every generated timestamp is before this instant, so records changed later always sort after.
@@ -433,4 +434,6 @@ class _Builder:
 
 def build_dataset(profile: str, seed: int) -> dict[str, list[dict]]:
     with _fakers_lock:  # the cached Faker instances are re-seeded per run
-        return _Builder(profile, seed).build()
+        data = _Builder(profile, seed).build()
+    # The demo practice holds what real ones do: values that cannot land exactly as they are.
+    return add_mess(data) if profile == "demo" else data
