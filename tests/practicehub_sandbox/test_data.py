@@ -13,6 +13,7 @@ import unicodedata
 import pytest
 from practicehub_sandbox.data import generate, profile_counts
 from practicehub_sandbox.data.generator import build_dataset
+from practicehub_sandbox.data.mess import DELETED_APPOINTMENT_TYPE
 from practicehub_sandbox.resources import APPOINTMENT_STATUSES, REMINDER_STATUSES, RESOURCE_FIELDS
 
 
@@ -126,9 +127,15 @@ def test_realistic_mess(demo):
 
 def test_references_point_at_existing_records(demo):
     ids = {resource: {r["id"] for r in rows} for resource, rows in demo.items()}
+    deleted_types = 0
     for a in demo["appointments"]:
         assert a["patient_id"] in ids["patients"] and a["practitioner_id"] in ids["practitioners"]
-        assert a["appointment_type_id"] in ids["appointment_types"] and a["location_id"] in ids["locations"]
+        assert a["location_id"] in ids["locations"]
+        if a["appointment_type_id"] == DELETED_APPOINTMENT_TYPE:
+            deleted_types += 1  # the demo's mess: a type deleted in PracticeHub, its visits kept
+        else:
+            assert a["appointment_type_id"] in ids["appointment_types"]
+    assert deleted_types == 2
     for p in demo["payments"]:
         assert int(p["patient_id"]) in ids["patients"] and p["invoice_id"] in ids["invoices"]
     for r in demo["reminders"]:
