@@ -376,7 +376,7 @@ class FilesSink(PipedriveSink):
         parent = _attached_to(payload).items()
         return [int(item["id"]) for item in self.loader.client.list_all("/files", version="v1")
                 if item.get("name") == payload["file_name"] and all(item.get(k) == v for k, v in parent)
-                and int(item.get("file_size") or -1) == payload["size"]]
+                and item.get("file_size") is not None and int(item["file_size"]) == payload["size"]]
 
     def lookalike_key(self, payload: dict) -> tuple:
         return (*_attached_to(payload).items(), payload["file_name"], payload["size"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 
 from tests.target.conftest import ADMIN_EMAIL, by_custom, live
@@ -158,3 +159,19 @@ def test_rejections_go_to_the_skip_file_and_counts_reconcile(harness):
     # The activity of the rejected deal never finds its parent.
     assert skips["appointments:1"]["reason"] == "missing_parent"
     assert (harness.state_dir / "skipped.jsonl").stat().st_mode & 0o777 == 0o600
+
+
+def test_an_empty_file_lands_once(harness, tmp_path):
+    data = harness.practice()
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    data["files"][0].update(local_path=str(empty), size=0, file_name="empty.txt",
+                            sha256=hashlib.sha256(b"").hexdigest())
+    result = harness.run(data)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.summary["streams"]["files"]["created"] == 2
+    snap = harness.sandbox.snapshot()
+    landed = [f for f in live(snap, "files") if f["name"] == "empty.txt"]
+    assert len(landed) == 1 and landed[0]["file_size"] == 0
+    again = harness.run(data, run_id="run-2")  # a re-run finds it (ledger) and uploads nothing twice
+    assert again.returncode == 0 and again.summary["streams"]["files"]["created"] == 0
