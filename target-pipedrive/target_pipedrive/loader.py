@@ -25,6 +25,7 @@ from target_pipedrive.costs import CREATE_CALLS
 from target_pipedrive.ledger import JsonLines, Ledger, Manifest, content_hash
 from target_pipedrive.owners import Owners
 from target_pipedrive.report import RunReport, write_private
+from target_pipedrive.run_lock import RunLock
 from target_pipedrive.schema_setup import BIRTHDAY_SYSTEM_KEY, FIELD_ENDPOINTS, SchemaSetup
 from target_pipedrive.settings import Settings, build_client
 from target_pipedrive.sinks import DEPENDENCY_ORDER, SkipRecord
@@ -54,6 +55,7 @@ class Loader:
         self.settings = settings
         self.state_dir = settings.state_dir
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.run_lock = RunLock(self.state_dir)  # before the ledger: a second live load stops here
         self.run_id = settings.run_id
         self.client = client or build_client(settings)
         self.ledger = Ledger(self.state_dir / "ledger.sqlite")
@@ -666,6 +668,7 @@ class Loader:
         self._pool.shutdown(wait=True)
         self.ledger.close()
         self.client.close()
+        self.run_lock.release()
 
 
 def _diff(previous: dict, payload: dict) -> dict:

@@ -11,6 +11,7 @@ from itertools import groupby
 
 from target_pipedrive.client import PipedriveClient, PipedriveError
 from target_pipedrive.ledger import JsonLines, Ledger, Manifest
+from target_pipedrive.run_lock import RunLock
 from target_pipedrive.schema_setup import FIELD_ENDPOINTS
 from target_pipedrive.settings import Settings, build_client
 
@@ -180,8 +181,13 @@ def run_rollback(settings: Settings, run_id: str | None, *, all_runs: bool, dry_
     if not run_id and not all_runs:
         print("rollback needs --run RUN_ID or --all", file=sys.stderr)
         return 2
-    rollback = Rollback(settings)
-    result = rollback.run(None if all_runs else run_id, dry_run=dry_run)
+    lock = None if dry_run else RunLock(settings.state_dir, "rollback")  # never while a load is writing
+    try:
+        rollback = Rollback(settings)
+        result = rollback.run(None if all_runs else run_id, dry_run=dry_run)
+    finally:
+        if lock is not None:
+            lock.release()
     print(json.dumps({k: v for k, v in result.items() if k != "plan"}), file=sys.stderr)
     if dry_run:
         for step in result["plan"]:

@@ -6,6 +6,8 @@ import copy
 import hashlib
 import json
 
+from target_pipedrive.run_lock import RunLock
+
 from tests.target.conftest import ADMIN_EMAIL, by_custom, live
 
 
@@ -175,3 +177,16 @@ def test_an_empty_file_lands_once(harness, tmp_path):
     assert len(landed) == 1 and landed[0]["file_size"] == 0
     again = harness.run(data, run_id="run-2")  # a re-run finds it (ledger) and uploads nothing twice
     assert again.returncode == 0 and again.summary["streams"]["files"]["created"] == 0
+
+
+def test_a_second_load_beside_a_live_one_stops_before_any_write(harness):
+    held = RunLock(harness.state_dir)  # a live load of the same migration
+    mark = harness.log_mark()
+    try:
+        result = harness.run(harness.practice(), in_process=False)
+    finally:
+        held.release()
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "another load or rollback of this migration is running" in result.stderr
+    assert harness.writes(mark) == []
+    assert harness.run(harness.practice()).returncode == 0  # released: the next load runs
