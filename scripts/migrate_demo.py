@@ -201,7 +201,9 @@ class Demo:
         self.step("Full migration, in dependency order, with the rollback manifest")
         started = time.monotonic()
         self.meltano("run", "full-migration")
-        print(f"Full run done in {time.monotonic() - started:.1f} s.")
+        plan = json.loads((out / "pipedrive" / "summary.json").read_text()).get("budget_plan") or {}
+        print(f"Full run done in {time.monotonic() - started:.1f} s; tokens planned {plan.get('tokens_estimated')}, "
+              f"used {plan.get('tokens_used')} (used ÷ planned {plan.get('estimate_accuracy')}).")
 
         self.step("Cutover: records change in PracticeHub")
         changed = self.change_practicehub_records()

@@ -319,6 +319,14 @@ def budget(api: dict, tokens_used: int, problems: Problems) -> dict:
     }
 
 
+def token_estimate(plan: dict) -> dict:
+    """The tokens the run was planned with (the preflight's, or counted at the first write) and what it used."""
+    if plan.get("tokens_estimated") is None or plan.get("tokens_used") is None:
+        return {"available": False}
+    return {"available": True, "estimated": int(plan["tokens_estimated"]), "used": int(plan["tokens_used"]),
+            "accuracy": plan.get("estimate_accuracy"), "basis": str(plan.get("basis") or "")}
+
+
 def unmatched_practitioners(load_summary: dict | None, problems: Problems) -> list[dict]:
     rows = []
     for index, owner in enumerate((load_summary or {}).get("unmatched_owners") or [], 1):
@@ -540,6 +548,7 @@ def summarise(inputs: ReportInputs) -> dict:
         "load_reconciliation": load_rows,
         "throughput": speed,
         "budget": budget(api, tokens_used, problems),
+        "estimate": token_estimate(_mapping((load_summary or {}).get("budget_plan"))),
         "unmatched_practitioners": unmatched_practitioners(load_summary, problems),
         "dedupe": dedupe(read_json(mapper / "dedupe.json", problems)),
         "skips": skips_summary(skip_rows),

@@ -23,7 +23,7 @@ from target_pipedrive.client import (
 )
 from target_pipedrive.costs import CREATE_CALLS
 from target_pipedrive.ledger import JsonLines, Ledger, Manifest, content_hash
-from target_pipedrive.owners import Owners
+from target_pipedrive.owners import ConfigurationError, Owners
 from target_pipedrive.report import RunReport, write_private
 from target_pipedrive.run_lock import RunLock
 from target_pipedrive.schema_setup import BIRTHDAY_SYSTEM_KEY, FIELD_ENDPOINTS, SchemaSetup
@@ -98,11 +98,23 @@ class Loader:
         with self._lock:
             if self._started:
                 return
+            self._refuse_blocked_preflight()
             self.owners = Owners.fetch(self.client, self.settings.fallback_owner_email)
             self._started = True
             LOGGER.info("run %s: writing ledger and reports to %s", self.run_id, self.state_dir)
             if (self.state_dir / "preflight.json").exists():
                 self.plan_budget()  # before any write; without a preflight, at the first record write
+
+    def _refuse_blocked_preflight(self) -> None:
+        """A load the preflight found cannot fit (plan limits, owners, token rights) does not start."""
+        preflight = _read_json(self.state_dir / "preflight.json")
+        issues = (preflight or {}).get("blocking_issues") or []
+        if issues and not self.settings.accept_preflight_issues:
+            raise ConfigurationError(
+                f"the preflight found blocking issues ({'; '.join(issues)}). Fix them and run the preflight again, "
+                "or set accept_preflight_issues: true if you have checked that the load can proceed")
+        if issues:
+            LOGGER.warning("loading despite the preflight's blocking issues (accept_preflight_issues): %s", issues)
 
     def register(self, sink: PipedriveSink) -> None:
         self.start()
@@ -656,7 +668,11 @@ class Loader:
         }
         self.report.fields = self.schema.field_map_rows()
         if self.report.budget_plan:
-            self.report.budget_plan["tokens_used"] = self.client.stats.tokens
+            plan = self.report.budget_plan
+            plan["tokens_used"] = self.client.stats.tokens
+            # How well the estimate the run was planned with predicted what it spent (1.0 = exactly).
+            plan["estimate_accuracy"] = (round(plan["tokens_used"] / plan["tokens_estimated"], 3)
+                                         if plan.get("tokens_estimated") else None)
         rows = [
             json.dumps({"t": second, "calls": calls, "status_429": limited, "tokens": tokens})
             for second, (calls, limited, tokens) in sorted(dict(self.client.stats.per_second).items())

@@ -13,6 +13,8 @@ from target_pipedrive.client import PipedriveClient, daily_budget
 from target_pipedrive.costs import CREATE_CALLS
 from target_pipedrive.ledger import Ledger
 from target_pipedrive.owners import ConfigurationError, Owners
+from target_pipedrive.plan_limits import check as check_plan
+from target_pipedrive.plan_limits import custom_fields_in_use, open_deals_in_use
 from target_pipedrive.report import write_private
 from target_pipedrive.schema_setup import FIELD_ENDPOINTS, SchemaSetup
 from target_pipedrive.settings import Settings, build_client
@@ -32,6 +34,7 @@ class Preflight:
         self.source_ids: dict[str, list[str]] = defaultdict(list)
         self.owner_rows: dict[tuple, dict] = {}
         self.transform_skipped = 0
+        self.open_deal_ids: list[str] = []  # deals that would be open: they count against the plan
 
     def add_message(self, message: dict) -> None:
         kind, stream = message.get("type"), message.get("stream")
@@ -42,6 +45,8 @@ class Preflight:
         elif kind == "RECORD":
             record = message.get("record") or {}
             self.records[stream] += 1
+            if stream == "deals" and (record.get("status") or "open") == "open":
+                self.open_deal_ids.append(str(record.get("source_id")))
             self.source_ids[stream].append(str(record.get("source_id")))
             key = (record.get("owner_email"), record.get("owner_source_id"))
             row = self.owner_rows.setdefault(
@@ -76,6 +81,12 @@ class Preflight:
             setup.ensure_pipelines(pipelines)
 
         already = self._already_loaded()
+        new_fields = sum(1 for item in setup.planned_objects if item.get("type") == "field")
+        new_open = len(self.open_deal_ids) - self._loaded_count("deals", self.open_deal_ids)
+        plan_limits, limit_issues = check_plan(
+            self.settings.plan, self.settings.seats, custom_fields_in_use(self.client), new_fields,
+            open_deals_in_use(self.client) if self.open_deal_ids else 0, new_open)
+        issues.extend(limit_issues)
         plan_calls: dict[str, dict] = {}
         tokens = 0
         for stream in DEPENDENCY_ORDER:
@@ -116,6 +127,7 @@ class Preflight:
             ],
             "to_create": setup.planned_objects,
             "planned_calls": plan_calls,
+            "plan_limits": plan_limits,
             "planned_write_calls": sum(p["new"] for p in plan_calls.values()) + len(setup.planned_objects),
             "planned_tokens": tokens,
             "daily_budget": budget,
@@ -126,6 +138,16 @@ class Preflight:
             "api_tokens_used": self.client.stats.tokens,
         }
         return result, (EXIT_OK if not issues else EXIT_BLOCKED)
+
+    def _loaded_count(self, stream: str, source_ids: list[str]) -> int:
+        ledger_path = self.settings.state_dir / "ledger.sqlite"
+        if not source_ids or not ledger_path.exists():
+            return 0
+        ledger = Ledger(ledger_path)
+        try:
+            return sum(1 for sid in source_ids if ledger.pipedrive_id(stream, sid) is not None)
+        finally:
+            ledger.close()
 
     def _already_loaded(self) -> dict[str, int]:
         ledger_path = self.settings.state_dir / "ledger.sqlite"
@@ -166,6 +188,12 @@ def summary_text(result: dict, path: Path) -> str:
     lines += [f"  blocking: {issue}" for issue in result["blocking_issues"]]
     lines.append(f"  records: {result['records']}  unmatched owners: {len(result['unmatched_owners'])}")
     lines.append(f"  schema objects to create: {len(result['to_create'])}")
+    limits = result.get("plan_limits") or {}
+    for name in ("custom_fields", "open_deals"):
+        if name in limits:
+            row = limits[name]
+            lines.append(f"  {name.replace('_', ' ')}: {row['in_use']} in use + {row['to_create']} to create = "
+                         f"{row['after']} of {row['limit']} ({limits['plan']}, {limits['seats']} seat(s))")
     lines.append(
         f"  planned tokens: {result['planned_tokens']} of {result['daily_budget']} a day"
         f" → {result['days_needed']} day(s)"

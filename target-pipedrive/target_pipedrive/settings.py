@@ -40,6 +40,9 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property("openapi_dir", th.StringType, description="Folder with v2.yaml/v1.yaml for token costs"),
     th.Property("request_timeout", th.NumberType, default=60, description="Seconds per call"),
     th.Property("dry_run", th.BooleanType, default=False, description="Plan only: same as `preflight`"),
+    th.Property("accept_preflight_issues", th.BooleanType, default=False,
+                description="Load although the last preflight found blocking issues (plan limits, owners): for "
+                            "a user who has checked"),
     th.Property("reconcile", th.BooleanType, default=False,
                 description="Verify against the source: compare the records read (a fresh tap and mapper pass) "
                             "with what Pipedrive holds now; no writes, no STATE (`meltano run reconcile`)"),
@@ -63,6 +66,7 @@ class Settings:
     request_timeout: float
     dry_run: bool
     reconcile: bool
+    accept_preflight_issues: bool
     send_birthday: bool = False
 
     @classmethod
@@ -89,6 +93,7 @@ class Settings:
             request_timeout=float(config.get("request_timeout") or 60.0),
             dry_run=bool(config.get("dry_run")),
             reconcile=bool(config.get("reconcile")),
+            accept_preflight_issues=bool(config.get("accept_preflight_issues")),
             send_birthday=bool(config.get("send_birthday")),
         )
 

@@ -199,3 +199,11 @@ def test_without_a_source_check_the_report_says_how_to_run_one(make_report, repo
     _, summary, html_path, _ = make_report(report_inputs)
     assert summary["source_check"]["available"] is False
     assert "meltano run reconcile" in html_path.read_text("utf-8")
+
+
+def test_the_token_estimate_is_compared_with_what_the_run_used(make_report, report_inputs):
+    report_inputs["state"]["summary.json"]["budget_plan"] = {
+        "tokens_estimated": 2_000, "tokens_used": 2_100, "estimate_accuracy": 1.05, "basis": "preflight"}
+    page, summary, _, _ = make_report(report_inputs)
+    assert page.number("estimate.estimated") == 2_000 and page.number("estimate.used") == 2_100
+    assert page.number("estimate.accuracy") == 1.05 and summary["estimate"]["basis"] == "preflight"

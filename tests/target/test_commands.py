@@ -10,6 +10,7 @@ import json
 from target_pipedrive.target import run_command
 
 from tests.target.conftest import live
+from tests.target.contract import _field, messages, write_singer
 
 
 def _row(row: dict) -> dict:
@@ -158,3 +159,34 @@ def test_plugin_commands_read_settings_from_env(harness, monkeypatch):
         code = run_command(["verify", "--config", "ENV"])
     assert code == 0, stderr.getvalue()[-2000:]
     assert "verify OK: 20 entities" in stderr.getvalue()
+
+
+def test_preflight_blocks_a_migration_the_plan_cannot_hold_and_the_load_refuses_to_start(harness):
+    data = harness.practice()
+    used = len([f for path in ("personFields", "organizationFields", "dealFields", "activityFields")
+                for f in harness.sandbox.get(f"/api/v2/{path}").json()["data"] if f.get("is_custom_field")])
+    assert used >= 2  # an account in use
+    mark = harness.log_mark()
+    fits = harness.command("preflight", "--input", str(harness.input_file(data)), plan="lite", seats=1)
+    assert fits.returncode == 0, fits.stderr[-2000:]
+    report = json.loads((harness.state_dir / "preflight.json").read_text())
+    fields = report["plan_limits"]["custom_fields"]
+    assert (fields["limit"], fields["in_use"], fields["to_create"]) == (30, used, 10)
+    deals = report["plan_limits"]["open_deals"]
+    assert deals["limit"] == 2_500 and deals["to_create"] == sum(
+        1 for d in data["deals"] if (d.get("status") or "open") == "open")
+    assert harness.writes(mark) == []
+
+    # A migration Lite cannot hold: 30 more person custom fields (40 to create, on top of those in use).
+    msgs = messages(data)
+    persons_schema = next(m for m in msgs if m["type"] == "SCHEMA" and m["stream"] == "persons")
+    persons_schema["schema"]["properties"]["custom_fields"]["properties"].update(
+        {f"extra_{i}": _field(f"Extra {i}", "varchar") for i in range(30)})
+    wide = write_singer(harness.workdir / "wide.singer", msgs)
+    over = harness.command("preflight", "--input", str(wide), plan="lite", seats=1)
+    assert over.returncode == 1 and "custom fields:" in over.stderr and "upgrade to Growth" in over.stderr
+    load = harness.run(wide, in_process=False, plan="lite", seats=1)
+    assert load.returncode == 2 and "the preflight found blocking issues" in load.stderr
+    assert harness.writes(mark) == []
+    forced = harness.run(wide, in_process=False, plan="lite", seats=1, accept_preflight_issues=True)
+    assert forced.returncode == 0, forced.stderr[-2000:]  # a user who has checked (here: no plan limits enforced)

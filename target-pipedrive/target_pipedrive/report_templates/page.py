@@ -392,7 +392,22 @@ def throughput_section(summary: dict) -> str:
     )
 
 
+def estimate_line(summary: dict) -> str:
+    estimate = summary.get("estimate") or {}
+    if not estimate.get("available"):
+        return ""
+    accuracy = estimate["accuracy"]
+    shown = metric("estimate.accuracy", accuracy) if accuracy is not None else "—"
+    return (f"<p>Token estimate: {metric('estimate.estimated', estimate['estimated'])} planned "
+            f"({escape(estimate['basis'])}), {metric('estimate.used', estimate['used'])} used: "
+            f"used ÷ planned = {shown}.</p>")
+
+
 def budget_section(summary: dict) -> str:
+    return _budget_section(summary) + estimate_line(summary)
+
+
+def _budget_section(summary: dict) -> str:
     spend = summary["budget"]
     if not spend["available"]:
         return "<h3>Daily API budget</h3>" + unavailable(
