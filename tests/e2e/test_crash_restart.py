@@ -25,8 +25,11 @@ def ledger_done(state_dir: Path) -> dict[str, int]:
     path = state_dir / "ledger.sqlite"
     if not path.exists():
         return {}
-    with sqlite3.connect(path, timeout=5) as db:
-        return dict(db.execute("SELECT stream, COUNT(*) FROM entities WHERE status='done' GROUP BY stream"))
+    try:
+        with sqlite3.connect(path, timeout=5) as db:
+            return dict(db.execute("SELECT stream, COUNT(*) FROM entities WHERE status='done' GROUP BY stream"))
+    except sqlite3.OperationalError:
+        return {}  # the target is still creating it
 
 
 def live_counts(pipedrive) -> dict[str, int]:
