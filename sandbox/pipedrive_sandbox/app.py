@@ -9,7 +9,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from .account import Account
@@ -174,6 +174,14 @@ def int_arg(name: str, default: int | None = None, minimum: int | None = None,
     if minimum is not None and value < minimum or maximum is not None and value > maximum:
         raise bad_request(f"{name} must be between {minimum} and {maximum}")
     return value
+
+
+def page_limit(default: int = 100) -> int:
+    """`limit` of a list call: at most the operation's documented maximum (v1 /files: 100, v2 lists: 500);
+    above it the call is refused with a 400, as the spec forbids it (nothing is silently capped)."""
+    version, method, path = g.operation
+    maximum = current_app.extensions["account"].catalog.page_maximum(version, method, path)
+    return int_arg("limit", min(default, maximum), 1, maximum)
 
 
 def encode_cursor(offset: int) -> str:

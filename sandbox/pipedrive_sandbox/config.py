@@ -11,6 +11,11 @@ BURST_LIMITS = {"lite": 20, "growth": 40, "premium": 100, "ultimate": 120}
 SEARCH_BURST_LIMIT = 10
 DAILY_MULTIPLIERS = {"lite": 1, "growth": 2, "premium": 5, "ultimate": 7}
 DAILY_BASE = 30_000
+# Plan limits (support.pipedrive.com, "Usage limits in Pipedrive"): custom fields per company (all
+# entities together), and open deals (with leads) per seat, never more than 300,000 on any plan.
+CUSTOM_FIELD_LIMITS = {"lite": 30, "growth": 100, "premium": 300, "ultimate": 500}
+OPEN_DEALS_PER_SEAT = {"lite": 2_500, "growth": 5_000, "premium": 15_000, "ultimate": 20_000}
+OPEN_DEALS_CAP = 300_000
 BURST_WINDOW_SECONDS = 2.0
 DAY_SECONDS = 86_400.0
 
@@ -27,6 +32,7 @@ class Settings:
     fault_stall: float = 0.0
     stall_seconds: float = 5.0
     rate_limits: bool = True  # False switches burst and budget checks off (headers still sent)
+    plan_limits: bool = True  # False switches the custom-field and open-deal limits off
     # After this many 429s in a row, a token gets Cloudflare's 403 HTML page instead (0: never).
     cloudflare_after: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -50,6 +56,14 @@ class Settings:
     @property
     def burst_limit(self) -> int:
         return BURST_LIMITS[self.plan]
+
+    @property
+    def custom_field_limit(self) -> int:
+        return CUSTOM_FIELD_LIMITS[self.plan]
+
+    @property
+    def open_deal_limit(self) -> int:
+        return min(OPEN_DEALS_PER_SEAT[self.plan] * self.seats, OPEN_DEALS_CAP)
 
     @property
     def window_seconds(self) -> float:
@@ -85,5 +99,6 @@ class Settings:
     def as_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "lock"}
         data.update(burst_limit=self.burst_limit, search_burst_limit=SEARCH_BURST_LIMIT,
-                    window_seconds=self.window_seconds, day_seconds=self.day_seconds, budget=self.budget)
+                    window_seconds=self.window_seconds, day_seconds=self.day_seconds, budget=self.budget,
+                    custom_field_limit=self.custom_field_limit, open_deal_limit=self.open_deal_limit)
         return data

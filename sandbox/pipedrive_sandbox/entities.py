@@ -38,15 +38,23 @@ def _check_references(store: Store, entity: str, body: dict[str, Any]) -> None:
             raise bad_request(f"{key} {body[key]} does not exist")
 
 
+def _emptied(value: Any) -> bool:
+    """`""`, or an address object whose parts are all empty: how a client clears a non-nullable text or address."""
+    if isinstance(value, str):
+        return not value.strip()
+    if isinstance(value, dict) and "value" in value:
+        return all(part is None or (isinstance(part, str) and not part.strip()) for part in value.values())
+    return False
+
+
 def prepare(store: Store, entity: str, body: dict[str, Any], current: dict[str, Any] | None,
-            acting_user: dict[str, Any], allowed: set[str] | None = None) -> dict[str, Any]:
+            acting_user: dict[str, Any]) -> dict[str, Any]:
     """Validate a create (current None) or update body and return the full record to store.
 
-    Keys the operation's schema does not list (`allowed`), such as `add_time` on a v2 deal, are
-    ignored as Pipedrive ignores them: never stored, never echoed back.
+    The body comes reduced to the keys the operation's schema defines (`validate_body`), so a key
+    such as `add_time` on a v2 deal or `street` in an address is never stored nor echoed back.
+    An emptied value (`""`, or an address with no part left) is stored as unset: read back as null.
     """
-    if isinstance(body, dict) and allowed is not None:
-        body = {k: v for k, v in body.items() if k in allowed}
     if not isinstance(body, dict):
         raise bad_request("Request body must be a JSON object")
     if current is None and entity in REQUIRED:
@@ -66,7 +74,7 @@ def prepare(store: Store, entity: str, body: dict[str, Any], current: dict[str, 
             checked = check_custom_values(store, FAMILY_OF_ENTITY[entity], value)
             record["custom_fields"] = {**record.get("custom_fields", {}), **checked}
             continue
-        record[key] = value
+        record[key] = None if _emptied(value) else value
     if body.get("add_time") and entity in SETTABLE_ADD_TIME:
         try:
             record["add_time"] = normalise_v2(body["add_time"])

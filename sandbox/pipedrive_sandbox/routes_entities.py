@@ -7,11 +7,12 @@ from typing import Any
 from flask import Flask, request
 
 from .account import Account
-from .app import api_route, current_user, decode_cursor, encode_cursor, int_arg, json_body
+from .app import api_route, current_user, decode_cursor, encode_cursor, int_arg, json_body, page_limit
 from .clock import normalise_v2, now_v2
 from .entities import FAMILY_OF_ENTITY, prepare, present
 from .errors import ApiError, bad_request, not_found, ok
 from .fields import custom_fields_of
+from .plan_limits import check_plan_limits
 from .validation import validate_body
 from .visibility import can_see, check_delete, sql_filter
 
@@ -29,7 +30,6 @@ KEY_FILTERS = {
     "pipelines": (),
     "stages": ("pipeline_id",),
 }
-MAX_LIMIT = 500
 DEFAULT_LIMIT = 100
 
 
@@ -62,7 +62,7 @@ def _register_entity(app: Flask, account: Account, entity: str) -> None:
 
     @api_route(app, "v2", "GET", f"/{entity}")
     def list_records():
-        limit = int_arg("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+        limit = page_limit(DEFAULT_LIMIT)
         offset = decode_cursor(request.args.get("cursor"))
         clauses, params = [], []
         where, args = sql_filter(current_user())
@@ -118,21 +118,20 @@ def _register_entity(app: Flask, account: Account, entity: str) -> None:
 
     @api_route(app, "v2", "POST", f"/{entity}")
     def create_record():
-        body = json_body()
-        validate_body(catalog, "v2", "POST", f"/{entity}", body)
+        body = validate_body(catalog, "v2", "POST", f"/{entity}", json_body())
         with store.lock:
-            allowed = catalog.request_properties("v2", "POST", f"/{entity}")
-            record = prepare(store, entity, body, None, current_user(), allowed)
+            record = prepare(store, entity, body, None, current_user())
+            check_plan_limits(account, entity, record, None)
             store.insert(entity, record)
         return ok(present(store, catalog, entity, record))
 
     @api_route(app, "v2", "PATCH", f"/{entity}/{{id}}")
     def update_record(id: int):  # noqa: A002
-        body = json_body()
-        validate_body(catalog, "v2", "PATCH", f"/{entity}/{{id}}", body)
+        body = validate_body(catalog, "v2", "PATCH", f"/{entity}/{{id}}", json_body())
         with store.lock:
-            allowed = catalog.request_properties("v2", "PATCH", f"/{entity}/{{id}}")
-            record = prepare(store, entity, body, visible_record(id), current_user(), allowed)
+            current = visible_record(id)
+            record = prepare(store, entity, body, current, current_user())
+            check_plan_limits(account, entity, record, current)
             store.save(entity, record)
         return ok(present(store, catalog, entity, record))
 

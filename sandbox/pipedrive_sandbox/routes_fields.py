@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask, request
 
 from .account import Account
-from .app import api_route, decode_cursor, encode_cursor, int_arg, json_body
+from .app import api_route, decode_cursor, encode_cursor, json_body, page_limit
 from .clock import now_v2
 from .errors import bad_request, not_found, ok
 from .fields import (
@@ -19,6 +19,7 @@ from .fields import (
     new_field_code,
     public_field,
 )
+from .plan_limits import check_custom_field_room
 from .validation import validate_body
 
 MAX_OPTIONS = 10_000
@@ -47,7 +48,7 @@ def _register_family(app: Flask, account: Account, family: str) -> None:
 
     @api_route(app, "v2", "GET", base)
     def list_fields():
-        limit = int_arg("limit", 100, 1, 500)
+        limit = page_limit()
         offset = decode_cursor(request.args.get("cursor"))
         rows = store.query(table, limit=limit + 1, offset=offset)
         more = len(rows) > limit
@@ -63,13 +64,13 @@ def _register_family(app: Flask, account: Account, family: str) -> None:
 
     @api_route(app, "v2", "POST", base)
     def create_field():
-        body = json_body()
-        validate_body(account.catalog, "v2", "POST", base, body)
+        body = validate_body(account.catalog, "v2", "POST", base, json_body())
         name, field_type = body.get("field_name"), body.get("field_type")
         if not isinstance(name, str) or not name.strip():
             raise bad_request("field_name must be given")
         labels = _option_labels(body.get("options"), field_type)
         with store.lock:
+            check_custom_field_room(account)
             field = field_record(store, family, new_field_code(), name.strip(), field_type, True, labels)
             for key in ("ui_visibility", "important_fields", "required_fields"):
                 if key in body:
@@ -79,8 +80,7 @@ def _register_family(app: Flask, account: Account, family: str) -> None:
 
     @api_route(app, "v2", "PATCH", f"{base}/{{field_code}}")
     def update_field(field_code: str):
-        body = json_body()
-        validate_body(account.catalog, "v2", "PATCH", f"{base}/{{field_code}}", body)
+        body = validate_body(account.catalog, "v2", "PATCH", f"{base}/{{field_code}}", json_body())
         with store.lock:
             field = custom_field(field_code)
             if "field_name" in body:
@@ -105,8 +105,7 @@ def _register_family(app: Flask, account: Account, family: str) -> None:
 
     @api_route(app, "v2", "POST", f"{base}/{{field_code}}/options")
     def add_options(field_code: str):
-        body = json_body()
-        validate_body(account.catalog, "v2", "POST", f"{base}/{{field_code}}/options", body)
+        body = validate_body(account.catalog, "v2", "POST", f"{base}/{{field_code}}/options", json_body())
         with store.lock:
             field = _option_field(custom_field(field_code))
             labels = _option_labels(body, field["field_type"], existing=len(field["options"]))
@@ -118,8 +117,7 @@ def _register_family(app: Flask, account: Account, family: str) -> None:
 
     @api_route(app, "v2", "PATCH", f"{base}/{{field_code}}/options")
     def update_options(field_code: str):
-        body = json_body()
-        validate_body(account.catalog, "v2", "PATCH", f"{base}/{{field_code}}/options", body)
+        body = validate_body(account.catalog, "v2", "PATCH", f"{base}/{{field_code}}/options", json_body())
         with store.lock:
             field = _option_field(custom_field(field_code))
             by_id = {o["id"]: o for o in field["options"]}
@@ -134,8 +132,7 @@ def _register_family(app: Flask, account: Account, family: str) -> None:
 
     @api_route(app, "v2", "DELETE", f"{base}/{{field_code}}/options")
     def delete_options(field_code: str):
-        body = json_body()
-        validate_body(account.catalog, "v2", "DELETE", f"{base}/{{field_code}}/options", body)
+        body = validate_body(account.catalog, "v2", "DELETE", f"{base}/{{field_code}}/options", json_body())
         with store.lock:
             field = _option_field(custom_field(field_code))
             wanted = {item.get("id") for item in body}

@@ -10,11 +10,12 @@ from typing import Any
 from flask import Flask, Response, request
 
 from .account import Account
-from .app import api_route, current_user, int_arg, v1_body
+from .app import api_route, current_user, int_arg, page_limit, v1_body
 from .clock import V1_FORMAT, normalise_v2, now_v2, parse, to_v1
 from .errors import ApiError, bad_request, not_found, ok
 from .fields import FIELD_FAMILIES
 from .routes_fields import delete_custom_field
+from .validation import validate_body
 from .visibility import is_admin
 
 NOTE_LINKS = ("deal_id", "person_id", "org_id", "lead_id", "project_id", "task_id")
@@ -25,7 +26,6 @@ INT_LINKS = {"deal_id": "deals", "person_id": "persons", "org_id": "organization
 SCRIPT_RE = re.compile(r"<\s*(script|style|iframe)[^>]*>.*?<\s*/\s*\1\s*>", re.IGNORECASE | re.DOTALL)
 TAG_RE = re.compile(r"<[a-zA-Z][^>]*>")
 HANDLER_RE = re.compile(r"\s+on[a-z]+\s*=\s*(\"[^\"]*\"|'[^']*'|[^\s>]+)", re.IGNORECASE)
-V1_MAX_LIMIT = 500
 
 
 def sanitise_html(content: str) -> str:
@@ -36,7 +36,7 @@ def sanitise_html(content: str) -> str:
 
 def _v1_page(rows: list[Any]) -> tuple[list[Any], dict[str, Any]]:
     start = int_arg("start", 0, 0)
-    limit = int_arg("limit", 100, 1, V1_MAX_LIMIT)
+    limit = page_limit()
     page = rows[start:start + limit]
     more = start + limit < len(rows)
     pagination = {"start": start, "limit": limit, "more_items_in_collection": more}
@@ -153,9 +153,16 @@ def register(app: Flask, account: Account) -> None:
     def get_note(id: int):  # noqa: A002
         return ok(note_view(live_note(id)))
 
+    def note_body(method: str, path: str) -> dict[str, Any]:
+        """JSON bodies are checked against the spec like v2 ones; form fields arrive as text and are read by key."""
+        body = v1_body()
+        if request.form:
+            return body
+        return validate_body(account.catalog, "v1", method, path, body)
+
     @api_route(app, "v1", "POST", "/notes")
     def create_note():
-        body = v1_body()
+        body = note_body("POST", "/notes")
         now = now_v2()
         note = {"user_id": current_user()["id"], "add_time": now, "active_flag": True, "is_deleted": False,
                 **{pin: False for pin in NOTE_PINS}}
@@ -165,7 +172,7 @@ def register(app: Flask, account: Account) -> None:
 
     @api_route(app, "v1", "PUT", "/notes/{id}")
     def update_note(id: int):  # noqa: A002
-        body = v1_body()
+        body = note_body("PUT", "/notes/{id}")
         with store.lock:
             note = store.save("notes", apply_note(live_note(id), body, creating=False))
         return ok(note_view(note))

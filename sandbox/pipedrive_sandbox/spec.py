@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sys
 import tempfile
 import threading
@@ -47,6 +48,11 @@ FALLBACK_COSTS: dict[tuple[str, str, str], int] = {
     **{("v1", "DELETE", f"/{e}Fields"): 10 for e in ("person", "organization", "deal")},
 }
 DEFAULT_COST = 10
+DEFAULT_PAGE_MAXIMUM = 500  # the README's v1 and v2 list maximum where an operation documents none
+FALLBACK_PAGE_MAXIMA = {("v1", "GET", path): 100 for path in (
+    "/files", "/deals/{id}/files", "/persons/{id}/files", "/organizations/{id}/files")}
+# v2 documents list maxima in prose only: "Please note that a maximum value of 500 is allowed."
+MAXIMUM_IN_PROSE = re.compile(r"maximum value of (\d+)")
 
 
 def find_spec_dir(explicit: str | None = None) -> Path | None:
@@ -109,10 +115,27 @@ class SpecCatalog:
             return None
         return operation["requestBody"].get("content", {}).get(content_type, {}).get("schema")
 
-    def request_properties(self, version: str, method: str, path: str) -> set[str] | None:
-        """Keys the operation's JSON body may carry (None without specs: accept any)."""
+    def prune(self, version: str, method: str, path: str, body: Any) -> Any:
+        """The body without the keys its schema does not define, at every depth (as Pipedrive ignores them)."""
         schema = self.body_schema(version, method, path)
-        return set(merged_properties(schema)) if schema else None
+        return known_part(schema, body) if schema else body
+
+    def page_maximum(self, version: str, method: str, path: str) -> int:
+        """The largest `limit` the operation documents: the parameter's `maximum`, else its description."""
+        key = ("limit", version, method, path)
+        if key not in self._cache:
+            operation = self.operation(version, method, path)
+            if operation is None:
+                self._cache[key] = FALLBACK_PAGE_MAXIMA.get((version, method, path), DEFAULT_PAGE_MAXIMUM)
+                return self._cache[key]
+            parameters = operation.get("parameters", [])
+            limit = next((p for p in parameters if p.get("name") == "limit" and p.get("in") == "query"), {})
+            maximum = (limit.get("schema") or {}).get("maximum")
+            if maximum is None:
+                found = MAXIMUM_IN_PROSE.search(limit.get("description", ""))
+                maximum = int(found.group(1)) if found else DEFAULT_PAGE_MAXIMUM
+            self._cache[key] = int(maximum)
+        return self._cache[key]
 
     def response_properties(self, version: str, method: str, path: str) -> dict[str, dict]:
         """Top-level properties of `data` (or of its items) in the 200 response."""
@@ -154,6 +177,21 @@ def merged_properties(schema: dict) -> dict[str, dict]:
         properties.update(merged_properties(part))
     properties.update(schema.get("properties", {}))
     return properties
+
+
+def known_part(schema: dict, value: Any) -> Any:
+    """`value` with every object key its (resolved) schema does not define left out, at every depth.
+
+    An object schema without `properties` is a free map (`custom_fields`): its keys are all kept.
+    """
+    if isinstance(value, dict):
+        properties = merged_properties(schema)
+        if not properties:
+            return value
+        return {k: known_part(properties[k], v) for k, v in value.items() if k in properties}
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [known_part(schema["items"], item) for item in value]
+    return value
 
 
 _LOCK = threading.Lock()

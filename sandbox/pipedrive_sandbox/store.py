@@ -139,6 +139,12 @@ class Store:
             rows = self.db.execute(sql, args).fetchall()
         return [json.loads(row[0]) for row in rows]
 
+    def count(self, entity: str, where: str = "", params: Iterable[Any] = ()) -> int:
+        """Live records of `entity` matching `where`."""
+        sql = "SELECT COUNT(*) FROM records WHERE entity=? AND deleted=0" + (f" AND ({where})" if where else "")
+        with self.lock:
+            return int(self.db.execute(sql, [entity, *params]).fetchone()[0])
+
     def all(self, entity: str) -> list[dict[str, Any]]:
         return self.query(entity)
 
