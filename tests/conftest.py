@@ -3,5 +3,6 @@
 pytest_plugins = [
     "tests.fixtures_practicehub",
     "tests.fixtures_pipedrive",
+    "tests.fixtures_openapi",
     "tests.fixtures_postgres",
 ]
