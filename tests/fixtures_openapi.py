@@ -27,6 +27,7 @@ import pytest
 import requests
 
 from tests.fixtures_pipedrive import SPEC_DIR
+
 VERSIONS = ("v1", "v2")
 
 
