@@ -171,6 +171,8 @@ def check_value(store: Store, field: dict[str, Any], value: Any) -> Any:
         option_ids = {o["id"] for o in field.get("options") or []}
         if not isinstance(value, list) or not all(isinstance(v, int) and v in option_ids for v in value):
             raise fail(f"a list of option ids from {sorted(option_ids)}")
+        if not value:  # the spec: "sending an empty array [] is not supported"; null clears the selection
+            raise fail("at least one option id (null clears the selection)")
         return value
     if field_type == "address":
         if isinstance(value, str):

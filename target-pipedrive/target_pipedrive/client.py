@@ -15,6 +15,7 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
+from target_pipedrive.api_shapes import page_maximum
 from target_pipedrive.costs import CostTable
 
 LOGGER = logging.getLogger("target_pipedrive.client")
@@ -215,9 +216,10 @@ class PipedriveClient:
         return self.request("GET", path, version=version, params=params)
 
     def list_all(self, path: str, *, version: str = "v2", params: dict | None = None) -> list[dict]:
-        """Every item of a list endpoint: v2 cursor or v1 start/limit pagination, 500 per page."""
+        """Every item of a list endpoint: v2 cursor or v1 start/limit pagination, as many per page as the
+        spec allows (500; v1 files lists 100)."""
         params = dict(params or {})
-        params.setdefault("limit", 500)
+        params.setdefault("limit", page_maximum(version, path))
         items: list[dict] = []
         while True:
             body = self.get(path, version=version, params=params)

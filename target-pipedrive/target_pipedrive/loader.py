@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime as dt
 import json
 import logging
@@ -14,6 +15,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from target_pipedrive.adopted import AdoptedRecords
+from target_pipedrive.api_shapes import NO_EMPTY, empty_value
 from target_pipedrive.client import (
     AmbiguousWrite,
     BudgetExhausted,
@@ -46,6 +49,10 @@ REFERENCE_TYPES = {"org": "organizations", "people": "persons"}
 QUEUED_PER_WORKER = 8
 WORKERS_PER_CALL_SLOT = 2
 REPORT_EVERY_SECONDS = 5.0
+NOT_CLEARED = ("the source no longer has a value, but Pipedrive's API has no empty value for this field:"
+               " the value written earlier stays in Pipedrive")
+HELD_BACK = ("not written to a pre-existing record that had no value here: Pipedrive's API cannot empty this"
+             " field again, so a rollback could not undo it")
 
 
 class Loader:
@@ -62,6 +69,7 @@ class Loader:
         self.manifest = Manifest(self.state_dir / "manifest.jsonl")
         self.skips = JsonLines(self.state_dir / "skipped.jsonl")
         self.degradations = JsonLines(self.state_dir / "degraded.jsonl")
+        self.adopted = AdoptedRecords(self.client, self.manifest, self.run_id)
         self.schema = SchemaSetup(
             self.client, self.manifest, self.run_id, source_id_field_name=settings.source_id_field_name
         )
@@ -391,23 +399,30 @@ class Loader:
             self.report.count(stream, "unchanged")
             return
         previous = json.loads(entry["sent"] or "{}")
-        patch = _diff(previous, payload)
-        sink.update(entry["pipedrive_id"], patch)
-        self.ledger.mark_done(stream, source_id, entry["pipedrive_id"], sent, self.run_id)
-        self.report.count(stream, "updated")
+        patch, kept_values = _diff(stream, previous, payload)
+        for key in kept_values:
+            self.report.warn(stream, key, "not_cleared", NOT_CLEARED)
+        held: list[str] = []
+        if entry.get("origin") == "preexisting" and patch:
+            patch, held = self.adopted.update(stream, entry["pipedrive_id"], patch)
+            self._report_held(stream, held)
+        if patch:
+            sink.update(entry["pipedrive_id"], patch)
+        self.ledger.mark_done(stream, source_id, entry["pipedrive_id"], _without(sent, held), self.run_id)
+        self.report.count(stream, "updated" if patch else "unchanged")
 
     def _update_preexisting(self, sink: PipedriveSink, source_id: str, existing: dict, payload: dict, sent) -> None:
         stream = sink.stream_name
-        prior = {k: existing.get(k) for k in payload if k != "custom_fields"}
-        if "custom_fields" in payload:
-            current = existing.get("custom_fields") or {}
-            prior["custom_fields"] = {k: current.get(k) for k in payload["custom_fields"]}
-        self.manifest.append(
-            {"op": "update", "type": stream, "id": existing["id"], "run_id": self.run_id, "prior": prior}
-        )
-        sink.update(existing["id"], payload)
-        self.ledger.mark_done(stream, source_id, existing["id"], sent, self.run_id, origin="preexisting")
+        body, held = self.adopted.adopt(stream, existing, payload)
+        self._report_held(stream, held)
+        sink.update(existing["id"], body)
+        self.ledger.mark_done(stream, source_id, existing["id"], _without(sent, held), self.run_id,
+                              origin="preexisting")
         self.report.count(stream, "updated")
+
+    def _report_held(self, stream: str, keys: list[str]) -> None:
+        for key in keys:
+            self.report.ignored(stream, key, HELD_BACK)
 
     def _match_existing(self, stream: str, payload: dict) -> dict | None:
         if stream not in self.settings.match_existing or stream not in MATCHERS:
@@ -482,6 +497,8 @@ class Loader:
         if kind in ("enum", "set"):
             labels = value if isinstance(value, list) else [value]
             ids = [self._option_id(stream, info, str(label)) for label in labels]
+            if not ids:
+                return None  # no option: unset (the spec refuses `[]` for a set field; null empties it)
             return ids[0] if kind == "enum" else ids
         if kind in ("double", "monetary"):
             return float(value) if not isinstance(value, int | float) else value
@@ -687,8 +704,13 @@ class Loader:
         self.run_lock.release()
 
 
-def _diff(previous: dict, payload: dict) -> dict:
-    """What changed since the last write; keys that disappeared are cleared with null."""
+def _diff(stream: str, previous: dict, payload: dict) -> tuple[dict, list[str]]:
+    """What changed since the last write, and the keys that disappeared but cannot be emptied.
+
+    A key that disappeared is emptied the way its schema allows (`api_shapes.EMPTY_VALUES`: null only
+    where it is nullable and for custom fields, `[]`, `""`, an empty address); one whose schema has no
+    empty value (an id, a number, a date) is left as it is in Pipedrive and returned for the report.
+    """
     patch: dict[str, Any] = {}
     for key, value in payload.items():
         if key == "custom_fields":
@@ -699,10 +721,20 @@ def _diff(previous: dict, payload: dict) -> dict:
                 patch["custom_fields"] = changed
         elif previous.get(key) != value:
             patch[key] = value
+    kept_values = []
     for key in previous:
-        if key not in payload and key not in UNHASHED_KEYS and key != "custom_fields":
-            patch[key] = None
-    return patch
+        if key in payload or key in UNHASHED_KEYS or key == "custom_fields":
+            continue
+        empty = empty_value(stream, key)
+        if empty is NO_EMPTY:
+            kept_values.append(key)
+        else:
+            patch[key] = copy.deepcopy(empty)
+    return patch, sorted(kept_values)
+
+
+def _without(sent: dict, keys: list[str]) -> dict:
+    return {k: v for k, v in sent.items() if k not in keys} if keys else sent
 
 
 def _read_json(path: Path) -> dict | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import sys
 import time
@@ -9,6 +10,8 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from itertools import groupby
 
+from target_pipedrive.adopted import merge_prior
+from target_pipedrive.api_shapes import NO_EMPTY, empty_value, is_empty, kept
 from target_pipedrive.client import PipedriveClient, PipedriveError
 from target_pipedrive.ledger import JsonLines, Ledger, Manifest
 from target_pipedrive.run_lock import RunLock
@@ -41,7 +44,11 @@ class Rollback:
                 ident = entry.get("id", entry.get("key"))
                 created[entry["type"]].setdefault(ident, entry)
             elif entry["op"] == "update":
-                updates.setdefault((entry["type"], entry["id"]), entry)  # the earliest prior values win
+                # One restore per record: each key's earliest prior value (from before any write of ours), and
+                # the latest entry's time, so a record adopted again after a finished rollback is restored again.
+                merged = updates.setdefault((entry["type"], entry["id"]), {"prior": {}})
+                merge_prior(merged["prior"], entry["prior"])
+                merged["at"] = entry.get("at")
         steps: list[dict] = []
         for stream in ENTITY_ORDER:
             for ident in sorted(created.get(stream, {}), reverse=True):
@@ -115,7 +122,7 @@ class Rollback:
         """PATCH back the prior values Pipedrive can take; a refusal is reported, not fatal, and retried next time."""
         kind, ident = step["type"], step["id"]
         prior = {k: v for k, v in step["prior"].items() if k != "id"}
-        body = _restorable(prior)
+        body = _restorable(kind, prior)
         try:
             if body:
                 self.client.request("PATCH", f"/{kind}/{ident}", json=body)
@@ -161,20 +168,28 @@ def _step_key(step: dict) -> tuple:
     )
 
 
-def _restorable(prior: dict) -> dict:
-    """Prior values in the shape a PATCH accepts (ids instead of embedded objects).
+def _restorable(stream: str, prior: dict) -> dict:
+    """Prior values (as Pipedrive returned them) in the shape the update accepts.
 
-    Top-level nulls are left out: Pipedrive refuses null for fields such as org_id or address, so a value the
-    run filled in where there was none stays (custom fields can be cleared with null and are kept).
+    A value that was empty is emptied the way the spec allows for its key (`api_shapes.EMPTY_VALUES`:
+    null where nullable and for custom fields, `[]`, `""`, an empty address); a key with no empty value
+    in the spec is left out (the load never writes such a key where it was empty: see `adopted.py`).
+    Objects keep only the parts the spec defines; an id returned as `{"value": id}` is sent as the id.
     """
-    out = {}
+    out: dict = {}
     for key, value in prior.items():
-        if value is None:
+        if key == "custom_fields":
+            out[key] = {code: None if is_empty(v) else v for code, v in (value or {}).items()}
+            continue
+        if is_empty(value):
+            empty = empty_value(stream, key)
+            if empty is not NO_EMPTY:
+                out[key] = copy.deepcopy(empty)
             continue
         if isinstance(value, dict) and key.endswith("_id") and "value" in value:
             value = value["value"]
         out[key] = value
-    return out
+    return kept(stream, out)[0]
 
 
 def run_rollback(settings: Settings, run_id: str | None, *, all_runs: bool, dry_run: bool) -> int:

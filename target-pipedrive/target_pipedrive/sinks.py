@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from singer_sdk.sinks import BatchSink
 
+from target_pipedrive.api_shapes import address
 from target_pipedrive.note_html import same_note_html
 
 if TYPE_CHECKING:
@@ -164,14 +165,11 @@ class OrganizationsSink(PipedriveSink):
         return super().ignored_detail(key)
 
     def build_payload(self, record: dict, parents: dict[str, int]) -> dict:
-        address = record.get("address")
-        if isinstance(address, dict):
-            address = _without_nones({k: v for k, v in address.items() if k != "street"}) or None
         return _without_nones(
             {
                 "name": record.get("name"),
                 **self.owner_fields(record),
-                "address": address,
+                "address": address(record.get("address")),
                 "website": record.get("website"),
                 "industry": self.loader.industry_option(record.get("industry")),
                 "custom_fields": self.custom_fields(record),
@@ -193,7 +191,7 @@ class PersonsSink(PipedriveSink):
             "org_id": parents.get("org_source_id"),
             "emails": [_without_nones(e) for e in record.get("emails") or [] if e.get("value")],
             "phones": [_without_nones(p) for p in record.get("phones") or [] if p.get("value")],
-            "postal_address": record.get("postal_address"),
+            "postal_address": address(record.get("postal_address")),
             "custom_fields": self.custom_fields(record),
         }
         if record.get("birthday"):
@@ -374,12 +372,19 @@ class FilesSink(PipedriveSink):
 
     def find_candidates(self, record: dict, payload: dict) -> list[int]:
         parent = _attached_to(payload).items()
-        return [int(item["id"]) for item in self.loader.client.list_all("/files", version="v1")
+        return [int(item["id"]) for item in self._parent_files(payload)
                 if item.get("name") == payload["file_name"] and all(item.get(k) == v for k, v in parent)
                 and item.get("file_size") is not None and int(item["file_size"]) == payload["size"]]
 
     def lookalike_key(self, payload: dict) -> tuple:
         return (*_attached_to(payload).items(), payload["file_name"], payload["size"])
+
+    def _parent_files(self, payload: dict) -> list[dict]:
+        """The files attached to the payload's parent: one `GET /v1/{deals|persons|organizations}/{id}/files`
+        walk (100 a page, the spec's maximum) instead of every file of the account."""
+        key, parent_id = next(iter(_attached_to(payload).items()))
+        entity = {"deal_id": "deals", "person_id": "persons", "org_id": "organizations"}[key]
+        return self.loader.client.list_all(f"/{entity}/{parent_id}/files", version="v1")
 
 
 class SkippedSink(PipedriveSink):

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from target_pipedrive.api_shapes import is_empty, kept
 from target_pipedrive.client import PipedriveClient
 from target_pipedrive.ledger import Ledger
 from target_pipedrive.note_html import same_note_html
@@ -41,7 +42,10 @@ def _normalise(value: Any) -> Any:
 
 
 def values_match(sent: Any, actual: Any) -> bool:
-    """Tolerant of Pipedrive's shapes: objects with `value`, extra keys, list order, number types."""
+    """Tolerant of Pipedrive's shapes: objects with `value`, extra keys, list order, number types; an
+    emptied value ("", [], an empty address) is read back as null."""
+    if is_empty(sent) or is_empty(actual):
+        return is_empty(sent) and is_empty(actual)
     if isinstance(sent, dict):
         if not isinstance(actual, dict):
             return "value" in sent and values_match(sent["value"], actual)
@@ -65,12 +69,17 @@ def values_match(sent: Any, actual: Any) -> bool:
     return _normalise(sent) == _normalise(actual)
 
 
-def field_diffs(stream: str, row: dict, actual: dict | None) -> list[dict]:
+def field_diffs(stream: str, row: dict, actual: dict | None, not_kept: set[str] | None = None) -> list[dict]:
+    """Differences between what was sent and what Pipedrive holds, for the keys Pipedrive keeps (the spec's
+    keys, nested parts included); keys it would drop are added to `not_kept`, not compared."""
     base = {"entity": stream, "source_id": row["source_id"], "pipedrive_id": row["pipedrive_id"]}
     if actual is None:
         return [{**base, "field": "*", "sent": "record", "actual": "missing"}]
+    compared, dropped = kept(stream, row["sent"])
+    if not_kept is not None:
+        not_kept.update(f"{stream}.{name}" for name in dropped)
     diffs = []
-    for key, sent in row["sent"].items():
+    for key, sent in compared.items():
         if key in NOT_COMPARED or key.startswith("pinned_to_"):
             continue
         if key == "custom_fields":
@@ -128,12 +137,13 @@ class Verifier:
     def run(self) -> dict:
         diffs: list[dict] = []
         checked: dict[str, int] = {}
+        not_kept: set[str] = set()
         for stream in V2_STREAMS:
             rows = self.ledger.done_rows(stream)
             checked[stream] = len(rows)
             found = read_back(self.client, stream, [r["pipedrive_id"] for r in rows])
             for row in rows:
-                diffs.extend(field_diffs(stream, row, found.get(row["pipedrive_id"])))
+                diffs.extend(field_diffs(stream, row, found.get(row["pipedrive_id"]), not_kept))
         for stream in ("notes", "files"):
             rows = self.ledger.done_rows(stream)
             checked[stream] = len(rows)
@@ -141,7 +151,7 @@ class Verifier:
                 continue
             found = {item["id"]: item for item in self.client.list_all(f"/{stream}", version="v1")}
             for row in rows:
-                diffs.extend(field_diffs(stream, row, found.get(row["pipedrive_id"])))
+                diffs.extend(field_diffs(stream, row, found.get(row["pipedrive_id"]), not_kept))
         for diff in diffs:
             if diff["field"].startswith("custom_fields."):
                 diff["field_label"] = self.labels.get(diff["field"].split(".", 1)[1], "")
@@ -152,6 +162,7 @@ class Verifier:
             "entities_checked": total,
             "mismatches": len(diffs),
             "mismatched_fields": sorted({d["field"] for d in diffs}),
+            "not_kept_fields": sorted(not_kept),
             "api_calls": self.client.stats.calls,
             "calls_per_1000": round(self.client.stats.calls * 1000 / total, 2) if total else 0,
             "diffs": diffs,
@@ -183,5 +194,7 @@ def run_verify(settings: Settings) -> int:
     )
     for field in result["mismatched_fields"]:
         print(f"  mismatched field: {field}", file=sys.stderr)
+    for field in result["not_kept_fields"]:
+        print(f"  sent but not kept by Pipedrive (not in its API's schema), not compared: {field}", file=sys.stderr)
     print(f"  diff: {csv_path}\n  summary: {summary}", file=sys.stderr)
     return 0 if result["ok"] else 1

@@ -56,9 +56,21 @@ def test_verify_comparator(sent, actual, same):
 
 
 def test_update_diff_sends_only_changes_and_clears_removed_values():
-    previous = {"name": "A", "value": 1, "custom_fields": {"k1": "x", "k2": "y"}, "lost_reason": "r"}
-    payload = {"name": "A", "value": 2, "custom_fields": {"k1": "x"}}
-    assert _diff(previous, payload) == {"value": 2, "custom_fields": {"k2": None}, "lost_reason": None}
+    previous = {"title": "A", "value": 1, "custom_fields": {"k1": "x", "k2": "y"}, "lost_reason": "r"}
+    payload = {"title": "A", "value": 2, "custom_fields": {"k1": "x"}}
+    assert _diff("deals", previous, payload) == ({"value": 2, "custom_fields": {"k2": None}, "lost_reason": None}, [])
+
+
+def test_update_diff_empties_each_key_the_way_its_schema_allows():
+    previous = {"name": "P", "org_id": 4, "owner_id": 1, "emails": [{"value": "a@x.test"}], "phones": [{"value": "1"}],
+                "postal_address": {"value": "1 High St"}, "birthday": "1980-01-02"}
+    patch, kept = _diff("persons", previous, {"name": "P", "owner_id": 1})
+    # null only where the spec allows it: [] for arrays, an empty address, "" for text; an id has no empty value
+    assert patch == {"emails": [], "phones": [], "postal_address": {"value": ""}, "birthday": ""}
+    assert kept == ["org_id"]
+    patch, kept = _diff("activities", {"subject": "S", "deal_id": 3, "participants": [{"person_id": 1}],
+                                       "note": "n", "done": True}, {"subject": "S"})
+    assert patch == {"participants": [], "note": ""} and kept == ["deal_id", "done"]
 
 
 def test_group_commit_keeps_every_concurrent_write_durable(tmp_path):
