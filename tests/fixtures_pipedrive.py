@@ -151,6 +151,35 @@ class PipedriveSandbox:
         """Edit a stored record behind the client's back (for verify tests)."""
         return self._sandbox("POST", f"records/{entity}/{record_id}", json=changes)
 
+    def public_account(self) -> dict[str, dict[Any, dict]]:
+        """The account as any API client reads it: every v2 list (persons, organizations, deals, activities,
+        pipelines, stages) and field list (options included), and the v1 notes and files lists, by id."""
+        account: dict[str, dict[Any, dict]] = {}
+        for name in PUBLIC_V2_LISTS:
+            key = "field_code" if name.endswith("Fields") else "id"
+            account[name] = {item[key]: item for item in self._walk(f"/api/v2/{name}", "cursor")}
+        for name in PUBLIC_V1_LISTS:
+            account[name] = {item["id"]: item for item in self._walk(f"/api/v1/{name}", "start")}
+        return account
+
+    def _walk(self, path: str, paging: str) -> list[dict]:
+        items, params = [], {"limit": 100}
+        while True:
+            response = self.get(path, params=params)
+            assert response.status_code == 200, f"{path}: {response.status_code} {response.text[:300]}"
+            body = response.json()
+            items += body.get("data") or []
+            extra = body.get("additional_data") or {}
+            if paging == "cursor":
+                if not extra.get("next_cursor"):
+                    return items
+                params["cursor"] = extra["next_cursor"]
+            else:
+                pagination = extra.get("pagination") or {}
+                if not pagination.get("more_items_in_collection"):
+                    return items
+                params["start"] = pagination["next_start"]
+
     # --- convenience for tests ------------------------------------------------------------------
     def get(self, path: str, token: str | None = None, **kwargs: Any) -> requests.Response:
         return self.request("GET", path, token, **kwargs)
@@ -159,6 +188,28 @@ class PipedriveSandbox:
         """`path` like "/api/v2/persons"; authenticated with the admin token unless another is given."""
         headers = {"x-api-token": token or self.api_token, **kwargs.pop("headers", {})}
         return self.http.request(method, f"{self.base_url}{path}", headers=headers, timeout=30, **kwargs)
+
+
+PUBLIC_V2_LISTS = ("organizations", "persons", "deals", "activities", "pipelines", "stages", "personFields",
+                   "organizationFields", "dealFields", "activityFields")
+PUBLIC_V1_LISTS = ("notes", "files")
+
+
+def account_changes(before: dict, after: dict, volatile: set[str] = frozenset()) -> list[tuple]:
+    """(list, id, what, before, after) for every record or key that differs between two `public_account` reads;
+    keys in `volatile` (timestamps Pipedrive moves on every write) are not compared."""
+    changes = []
+    for name in sorted(set(before) | set(after)):
+        old, new = before.get(name, {}), after.get(name, {})
+        for ident in sorted(set(old) | set(new), key=str):
+            if ident not in new or ident not in old:
+                changes.append((name, ident, "record", "present" if ident in old else None,
+                                "present" if ident in new else None))
+                continue
+            for key in sorted((set(old[ident]) | set(new[ident])) - volatile):
+                if old[ident].get(key) != new[ident].get(key):
+                    changes.append((name, ident, key, old[ident].get(key), new[ident].get(key)))
+    return changes
 
 
 @pytest.fixture
