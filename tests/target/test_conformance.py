@@ -74,6 +74,9 @@ def _practice(harness) -> dict:
         # The contract's address has `street`, which Pipedrive's person address does not.
         person["postal_address"] = {"value": f"{i} Main St, Springfield", "street": f"{i} Main St",
                                     "locality": "Springfield", "postal_code": None, "country": "US"}
+    data["organizations"][0]["address"]["street"] = "1 Main St"
+    data["persons"][0]["phones"] = []  # the adopted person with empty fields gets phones only in the delta
+    data["persons"][0]["custom_fields"]["tags"] = None
     third = copy.deepcopy(data["organizations"][1])
     third.update(source_id="businesses:3", name="Clinic 3", website="https://clinic3.example",
                  address={"value": "3 Main St, Springfield", "street": "3 Main St", "locality": "Springfield",
@@ -92,6 +95,8 @@ def _delta(data: dict) -> dict:
         persons[source_id].update(phones=[], postal_address=None)
         persons[source_id]["custom_fields"].update(balance=None, tags=None)
     persons["patients:104"]["org_source_id"] = None  # an id has no empty value: reported, left as it is
+    persons["patients:101"]["phones"] = [{"value": "+15550000001", "primary": True, "label": "mobile"}]
+    persons["patients:101"]["custom_fields"]["tags"] = ["Recall"]
     delta["organizations"][1]["website"] = None
     deals = {d["source_id"]: d for d in delta["deals"]}
     deals["treatment_plans:2"].update(status="open", lost_reason=None)
@@ -125,6 +130,11 @@ def test_the_targets_traffic_conforms_and_rollback_is_exact_through_the_public_a
     assert delta.summary["totals"]["created"] == 0 and delta.summary["totals"]["skipped"] == 0
     not_cleared = {(w["stream"], w["property"]) for w in delta.summary["warnings"] if w["reason"] == "not_cleared"}
     assert not_cleared == {("persons", "org_id"), ("deals", "expected_close_date")}
+    # A key the load had not written to an adopted record before: its value before the migration is read
+    # and put in the manifest first, so rollback restores it too.
+    manifest = [json.loads(line) for line in (harness.state_dir / "manifest.jsonl").read_text().splitlines()]
+    priors = [e["prior"] for e in manifest if e["op"] == "update" and e["id"] == adopted["persons"]["empty"]]
+    assert len(priors) == 2 and priors[1]["phones"] == [] and list(priors[1]["custom_fields"].values()) == [None]
     different = sandbox.get(f"/api/v2/persons/{adopted['persons']['different']}").json()["data"]
     assert different["phones"] == [] and different["postal_address"] is None
     verify = harness.command("verify")
