@@ -24,6 +24,7 @@ CREATE TABLE IF NOT EXISTS records (
     PRIMARY KEY (entity, id)
 );
 CREATE INDEX IF NOT EXISTS records_live ON records (entity, deleted, id);
+CREATE INDEX IF NOT EXISTS records_by_status ON records (entity, deleted, json_extract(data, '$.status'));
 CREATE TABLE IF NOT EXISTS blobs (file_id INTEGER PRIMARY KEY, content BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS tokens (token TEXT PRIMARY KEY, user_id INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS search_terms (entity TEXT NOT NULL, id INTEGER NOT NULL, field TEXT NOT NULL,
