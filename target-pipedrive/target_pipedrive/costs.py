@@ -55,6 +55,7 @@ BUILTIN_COSTS: dict[tuple[str, str, str], int] = {
     ("v1", "DELETE", "/files/{id}"): 6,
     ("v1", "GET", "/deals/{id}/files"): 20,
     ("v1", "GET", "/persons/{id}/files"): 20,
+    ("v1", "GET", "/organizations/{id}/files"): 20,  # the lost-answer lookup of a file attached to a clinic
     ("v1", "GET", "/personFields"): 20,
     ("v1", "DELETE", "/personFields"): 10,
     ("v1", "GET", "/organizationFields"): 20,
