@@ -12,7 +12,7 @@ from singer_sdk import Sink
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.target_base import Target
 
-from target_pipedrive.client import BudgetExhausted
+from target_pipedrive.client import BudgetExhausted, PipedriveError
 from target_pipedrive.loader import Loader
 from target_pipedrive.owners import ConfigurationError
 from target_pipedrive.preflight import Preflight
@@ -203,6 +203,11 @@ def run(argv: list[str]) -> int:
         return EXIT_BUDGET
     except ConfigurationError as exc:
         print(f"target-pipedrive cannot start: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except PipedriveError as exc:
+        # Refused while setting up fields or pipelines (a plan limit, a permission): records need them first.
+        print(f"target-pipedrive stopped: Pipedrive refused a schema change the records need: {exc}. What was"
+              " written so far is in the ledger and the manifest; fix the cause and re-run to resume.", file=sys.stderr)
         return EXIT_CONFIG
     except click.exceptions.ClickException as exc:
         exc.show()
