@@ -1,4 +1,4 @@
-"""PracticeHub patients → Pipedrive persons, de-duplicated by email."""
+"""PracticeHub patients → Pipedrive persons, de-duplicated by identity (dedupe.py)."""
 
 from __future__ import annotations
 
@@ -84,7 +84,8 @@ def build(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, d
                           **_patient_custom_fields(run, plan, record)},
     }
     patient_id = str(record["id"])
-    survivor = run.dedupe.resolve(patient_id, emails[0]["value"] if emails else None)
+    survivor = run.dedupe.resolve(patient_id, emails[0]["value"] if emails else None, name,
+                                  run.dedupe.date_of_birth(plan.name, record))
     if survivor != patient_id:
         # The survivor, already sent, is sent again listing this patient among its merged ids.
         earlier = run.persons_sent.get(survivor)
