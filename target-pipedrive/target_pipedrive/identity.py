@@ -48,16 +48,19 @@ def normalise_name(value: object) -> str | None:
     """The name's tokens, folded and sorted: "  ANDERS, Zoë" and "zoe anders" are both "anders zoe"."""
     if value is None:
         return None
-    text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", str(value)).casefold())
-    kept, base_is_latin = [], False
-    for char in text:
-        if unicodedata.combining(char):
-            if base_is_latin and "\u0300" <= char <= "\u036f":
-                continue  # an accent on a Latin letter
-        else:
-            base_is_latin = unicodedata.name(char, "").startswith("LATIN")
-        kept.append(char)
-    folded = unicodedata.normalize("NFC", "".join(kept))
+    folded = str(value)
+    if folded.isascii():
+        folded = folded.lower()  # most names: nothing to fold but case
+    else:
+        kept, base_is_latin = [], False
+        for char in unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", folded).casefold()):
+            if unicodedata.combining(char):
+                if base_is_latin and "\u0300" <= char <= "\u036f":
+                    continue  # an accent on a Latin letter
+            else:
+                base_is_latin = unicodedata.name(char, "").startswith("LATIN")
+            kept.append(char)
+        folded = unicodedata.normalize("NFC", "".join(kept))
     tokens = sorted(token for token in _SEPARATORS.split(_DROPPED.sub("", folded)) if token)
     return " ".join(tokens) or None
 
