@@ -350,5 +350,7 @@ def _rule_from_definition(name: str, definition: dict) -> dict:
 
 def dump(data: dict) -> str:
     header = ("# Proposed by map-practicehub-pipedrive propose. Review every line (target, reason, confidence),\n"
-              "# then confirm with: map-practicehub-pipedrive confirm --mapping <this file>\n")
+              "# then confirm with: map-practicehub-pipedrive confirm --mapping <this file>\n"
+              "# dedupe.match_on: when two patients are one person. [email, name, date_of_birth] (default),\n"
+              "# [email, name], [email] (families sharing an address become one person) or off.\n")
     return header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110)
