@@ -38,7 +38,8 @@ LOGGER = logging.getLogger("target_pipedrive")
 UNHASHED_KEYS = {"local_path", "mime_type"}
 AMBIGUOUS_TRIES = 3  # creates whose answer was lost, each followed by a lookup
 MAX_LANDING_WAIT = 30.0  # seconds a stalled create may take to land before we look for it again
-# Natural keys used to adopt records that already exist in the account (not created by us).
+# Natural keys used to adopt records that already exist in the account (not created by us); a person is then
+# adopted only if it is the same person (target_pipedrive.identity).
 MATCHERS = {"persons": "email", "organizations": "name"}
 # Custom field types that refer to another entity, and the stream they refer to.
 REFERENCE_TYPES = {"org": "organizations", "people": "persons"}
@@ -70,7 +71,7 @@ class Loader:
         self.sinks: dict[str, PipedriveSink] = {}
         self.waiting: dict[str, list[dict]] = defaultdict(list)
         self.owners: Owners | None = None
-        self._existing_index: dict[str, dict[str, dict]] = {}
+        self._existing_index: dict[str, dict[str, list[dict]]] = {}
         self._org_industries: dict[str, Any] | None = None
         self._org_names: dict[str, int] | None = None
         self.received: Counter[str] = Counter()
