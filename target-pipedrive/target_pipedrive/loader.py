@@ -450,7 +450,8 @@ class Loader:
                         self.report.adoption("adopted", source_id, item["id"], verdict)
                         return item
                 note = ("already adopted by another record" if verdict.same
-                        else "" if rule else "de-duplication is off in the mapping: never adopted")
+                        else "de-duplication is off in the mapping: never adopted" if not rule
+                        else "" if verdict.differs_on else f"no {', '.join(verdict.not_compared)} to compare")
                 self.report.adoption("not_adopted", source_id, item["id"], verdict, note)
         return None
 
