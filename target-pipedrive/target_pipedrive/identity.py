@@ -66,11 +66,14 @@ def normalise_name(value: object) -> str | None:
 
 
 def normalise_date(value: object) -> str | None:
-    """`YYYY-MM-DD` (a datetime keeps its date part); None for no date or one that is not a date."""
+    """`YYYY-MM-DD` (a datetime keeps its date part); None for no date. Text that is not such a date is kept
+    as written (trimmed, case folded): a date nobody could read still differs from every other date."""
     if value is None:
         return None
-    text = str(value).strip()
-    return text[:10] if _DATE.match(text) else None
+    text = " ".join(str(value).split()).casefold()
+    if not text:
+        return None
+    return text[:10] if _DATE.match(text) else text
 
 
 def _digest(*parts: str) -> str:

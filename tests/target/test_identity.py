@@ -52,7 +52,8 @@ def test_emails_and_dates_are_normalised():
     assert identity.normalise_email("  ALICE@Example.com ") == "alice@example.com"
     assert identity.normalise_email("  ") is None
     assert identity.normalise_date("1985-07-14T00:00:00") == "1985-07-14"
-    assert identity.normalise_date("14/07/1985") is None
+    assert identity.normalise_date("14/07/1985 ") == "14/07/1985"  # unread: still differs from 1985-07-14
+    assert identity.normalise_date(" ") is None
 
 
 def test_fingerprints_hold_no_value_in_the_clear():

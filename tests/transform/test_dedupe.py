@@ -305,3 +305,25 @@ def test_patients_kept_apart_stay_apart_when_a_later_change_makes_them_the_same(
     again = run_mapper({**config, "run_id": "again"}, singer_lines({"patients": [same_now]}))
     assert set(again.by_id("persons")) == {"patients:12"}
     assert report(tmp_path, "dedupe-again")["review"] == []  # nothing changed since: nothing new to say
+
+
+def test_dates_of_birth_are_read_as_the_output_reads_them_and_an_unreadable_one_never_merges(tmp_path):
+    patients = [patient(81, "Ana", "Silva", "silva@example.com", dob="1975-03-04"),
+                patient(82, "Ana", "Silva", "silva@example.com", dob="04/03/1975"),  # the same date, day first
+                patient(83, "Ana", "Silva", "silva@example.com", dob="04/03/2005"),  # her daughter, named after her
+                patient(84, "Ana", "Silva", "silva@example.com", dob="sometime in 1975")]
+    output = mapped(tmp_path, patients, date_order="DMY")
+    assert set(output.by_id("persons")) == {"patients:81", "patients:83", "patients:84"}
+    assert output.by_id("persons")["patients:81"]["merged_source_ids"] == ["patients:82"]
+    apart = pairs(report(tmp_path)["kept_apart"], "kept_apart")
+    assert apart[("patients:83", "patients:81")]["differs_on"] == ["date_of_birth"]
+    assert apart[("patients:84", "patients:81")]["differs_on"] == ["date_of_birth"]
+    assert "sometime" not in reports_text(tmp_path)
+
+
+def test_a_patient_without_a_name_is_never_merged(tmp_path):
+    output = mapped(tmp_path, [patient(91, "Lee", "Chan", "chan@example.com"),
+                               patient(92, None, None, "chan@example.com")])
+    assert set(output.by_id("persons")) == {"patients:91", "patients:92"}
+    row = report(tmp_path)["kept_apart"][0]
+    assert (row["source_id"], row["not_compared"]) == ("patients:92", ["name", "date_of_birth"])

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from target_pipedrive import identity
 
+from practicehub_pipedrive.convert import BadValue, parse_date
 from practicehub_pipedrive.mapping import dedupe_rule
 from practicehub_pipedrive.reference import Reference
 
@@ -82,10 +83,16 @@ class Dedupe:
         """What the persons SCHEMA tells the target: adopt account persons on the same rule."""
         return {"match_on": list(self.match_on), "rule": identity.rule_name(self.match_on)}
 
-    def date_of_birth(self, stream: str, record: dict) -> str | None:
-        """The date of birth to compare (PHI: compared as a digest, never written by this module)."""
+    def date_of_birth(self, stream: str, record: dict, order: str | None) -> str | None:
+        """The date of birth to compare, read as the output reads it (PHI: compared as a digest, never
+        written by this module). One that cannot be read is compared as written: it differs from every
+        real date, so an unreadable date of birth never lets two people merge."""
         for source in self.birth_date_sources.get(stream, ()):
-            found = identity.normalise_date(record.get(source))
+            raw = record.get(source)
+            try:
+                found = parse_date(raw, f"{stream}.{source}", order)
+            except BadValue:
+                found = identity.normalise_date(raw)
             if found:
                 return found
         return None
