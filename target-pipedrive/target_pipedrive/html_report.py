@@ -103,6 +103,11 @@ def _mapping(value: object) -> dict:
     return value if isinstance(value, dict) else {}
 
 
+def _rows(value: object) -> list[dict]:
+    """The objects of a list from the inputs (anything else in it is left out)."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
 # --- sections ---------------------------------------------------------------------------------------
 
 
@@ -358,17 +363,72 @@ def unmatched_practitioners(load_summary: dict | None, problems: Problems) -> li
     return sorted(rows, key=lambda row: (row["name"], row["source_id"]))
 
 
-def dedupe(dedupe_report: dict | None) -> dict:
+def _fields(value: object) -> str:
+    """Field names as the report shows them ("email, name"); the mapper writes lists, older files strings."""
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)
+    return str(value or "")
+
+
+def _source_ids(row: dict, *keys: str) -> dict:
+    return {key: str(row.get(key) or "") for key in keys}
+
+
+def dedupe(dedupe_report: dict | None, adoptions: list[dict]) -> dict:
+    """The mapper's de-dup decisions for the whole migration and the target's adoptions: ids and field names."""
+    found = dedupe_report or {}
     merges = [
-        {
-            "survivor_source_id": str(merge.get("survivor_source_id") or ""),
-            "merged_source_id": str(merge.get("merged_source_id") or ""),
-            "matched_on": str(merge.get("matched_on") or ""),
-        }
-        for merge in (dedupe_report or {}).get("merges") or []
-        if isinstance(merge, dict)
+        {**_source_ids(merge, "survivor_source_id", "merged_source_id", "run_id"),
+         "matched_on": _fields(merge.get("matched_on")), "not_compared": _fields(merge.get("not_compared"))}
+        for merge in _rows(found.get("merges"))
     ]
-    return {"available": dedupe_report is not None, "count": len(merges), "merges": merges}
+    groups = []
+    for group in _rows(found.get("shared_email_groups")):
+        apart = [
+            {**_source_ids(pair, "source_id", "other_source_id", "note"), "differs_on": _fields(pair.get("differs_on"))}
+            for pair in _rows(group.get("kept_apart"))
+        ]
+        persons = group.get("persons") if isinstance(group.get("persons"), list) else []
+        groups.append({"persons": [str(person) for person in persons], "kept_apart": apart})
+    review = [
+        {**_source_ids(row, "source_id", "other_source_id", "note", "run_id"),
+         "matched_on": _fields(row.get("matched_on")), "differs_on": _fields(row.get("differs_on"))}
+        for row in _rows(found.get("review"))
+    ]
+    rule = _mapping(found.get("rule"))
+    return {
+        "available": dedupe_report is not None,
+        "rule": _fields(rule.get("match_on")) if "match_on" in rule else "",
+        "count": len(merges),
+        "merges": merges,
+        "kept_apart": sum(len(group["kept_apart"]) for group in groups),
+        "shared_email_groups": groups,
+        "review": review,
+        "adopted": [row for row in adoptions if row["decision"] == "adopted"],
+        "not_adopted": [row for row in adoptions if row["decision"] != "adopted"],
+    }
+
+
+def adoptions(state: Path, latest: dict | None) -> list[dict]:
+    """Account persons each run adopted or not (summary-<run_id>.json; summary.json when there is none).
+
+    Files that cannot be read are already input problems of the runs table."""
+    rows = []
+    summaries = [_quiet_json(path) for path in sorted(state.glob("summary-*.json"))] or [latest]
+    for run_summary in summaries:
+        for row in _rows((run_summary or {}).get("adoptions")):
+            rows.append({**_source_ids(row, "decision", "source_id", "pipedrive_id", "note"),
+                         "run_id": str((run_summary or {}).get("run_id") or ""),
+                         "matched_on": _fields(row.get("matched_on")), "differs_on": _fields(row.get("differs_on"))})
+    return rows
+
+
+def _quiet_json(path: Path) -> dict | None:
+    try:
+        found = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return found if isinstance(found, dict) else None
 
 
 SOURCE_CATEGORIES = ("exact", "degraded", "merged", "not_landed_accepted", "different", "not_landed")
@@ -550,7 +610,7 @@ def summarise(inputs: ReportInputs) -> dict:
         "budget": budget(api, tokens_used, problems),
         "estimate": token_estimate(_mapping((load_summary or {}).get("budget_plan"))),
         "unmatched_practitioners": unmatched_practitioners(load_summary, problems),
-        "dedupe": dedupe(read_json(mapper / "dedupe.json", problems)),
+        "dedupe": dedupe(read_json(mapper / "dedupe.json", problems), adoptions(state, load_summary)),
         "skips": skips_summary(skip_rows),
         "source_check": source_check(read_json(check_path, problems) if check_path.is_file() else None, problems),
         "degraded": degradations(read_json_lines(degraded_path, problems) if degraded_path.is_file() else []),

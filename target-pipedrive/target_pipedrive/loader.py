@@ -15,6 +15,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from target_pipedrive import identity
 from target_pipedrive.adopted import AdoptedRecords
 from target_pipedrive.api_shapes import NO_EMPTY, empty_value
 from target_pipedrive.client import (
@@ -40,7 +41,8 @@ LOGGER = logging.getLogger("target_pipedrive")
 UNHASHED_KEYS = {"local_path", "mime_type"}
 AMBIGUOUS_TRIES = 3  # creates whose answer was lost, each followed by a lookup
 MAX_LANDING_WAIT = 30.0  # seconds a stalled create may take to land before we look for it again
-# Natural keys used to adopt records that already exist in the account (not created by us).
+# Natural keys used to adopt records that already exist in the account (not created by us); a person is then
+# adopted only if it is the same person (target_pipedrive.identity).
 MATCHERS = {"persons": "email", "organizations": "name"}
 # Custom field types that refer to another entity, and the stream they refer to.
 REFERENCE_TYPES = {"org": "organizations", "people": "persons"}
@@ -77,7 +79,7 @@ class Loader:
         self.sinks: dict[str, PipedriveSink] = {}
         self.waiting: dict[str, list[dict]] = defaultdict(list)
         self.owners: Owners | None = None
-        self._existing_index: dict[str, dict[str, dict]] = {}
+        self._existing_index: dict[str, dict[str, list[dict]]] = {}
         self._org_industries: dict[str, Any] | None = None
         self._org_names: dict[str, int] | None = None
         self.received: Counter[str] = Counter()
@@ -314,7 +316,7 @@ class Loader:
                                     stream, source_id, adopted)
                         self._created(sink, source_id, adopted, sent, adopted=True)
                         return
-                existing = self._match_existing(stream, payload)
+                existing = self._match_existing(stream, record, payload)
                 if existing is not None:
                     self._update_preexisting(sink, source_id, existing, payload, sent)
                     return
@@ -424,7 +426,8 @@ class Loader:
         for key in keys:
             self.report.ignored(stream, key, HELD_BACK)
 
-    def _match_existing(self, stream: str, payload: dict) -> dict | None:
+    def _match_existing(self, stream: str, record: dict, payload: dict) -> dict | None:
+        """The account record this one is, made by no run of ours: an organization by name, a person by identity."""
         if stream not in self.settings.match_existing or stream not in MATCHERS:
             return None
         with self._lock:
@@ -432,27 +435,61 @@ class Loader:
                 self._existing_index[stream] = self._index_existing(stream)
         index = self._existing_index[stream]
         if stream == "persons":
-            for email in payload.get("emails") or []:
-                hit = index.get(str(email.get("value", "")).strip().lower())
-                if hit:
-                    return hit
-            return None
-        return index.get(str(payload.get("name", "")).strip().lower())
+            return self._same_person(record, payload, index)
+        found = index.get(str(payload.get("name", "")).strip().lower())
+        return found[0] if found else None
 
-    def _index_existing(self, stream: str) -> dict[str, dict]:
-        """Records in the account that no run of ours created, keyed by their natural key."""
+    def _same_person(self, record: dict, payload: dict, index: dict[str, list[dict]]) -> dict | None:
+        """An account person with this email adopted only if it is the same person under the mapper's rule
+        (`x-pipedrive-identity`, target_pipedrive.identity): a family member sharing the address is not.
+        Each account person with the email that is not adopted is reported, by id and field names only."""
+        sink = self.sinks.get("persons")
+        declared = ((sink.schema if sink is not None else {}).get("x-pipedrive-identity") or {}).get("match_on")
+        rule = identity.canonical_rule(declared) if declared is not None else identity.DEFAULT_MATCH_ON
+        rule = identity.DEFAULT_MATCH_ON if rule is None else rule
+        source_id, born = str(record.get("source_id")), record.get("birthday")
+        compared: set[int] = set()
+        for email in payload.get("emails") or []:
+            mine = identity.fingerprint(email.get("value"), payload.get("name"), born)
+            for item in index.get(identity.email_key(email.get("value")) or "", ()):
+                if item["id"] in compared:
+                    continue
+                compared.add(item["id"])
+                theirs = identity.fingerprint(email.get("value"), item.get("name"), self._account_birthday(item))
+                verdict = identity.compare(mine, theirs, rule)
+                with self._lock:
+                    owner = self.ledger.owner_of("persons", item["id"])
+                    taken = item["id"] in self._claimed["persons"] or owner not in (None, source_id)
+                    if verdict.same and not taken:
+                        self._claimed["persons"].add(item["id"])
+                        self.report.adoption("adopted", source_id, item["id"], verdict)
+                        return item
+                note = ("already adopted by another record" if verdict.same
+                        else "de-duplication is off in the mapping: never adopted" if not rule
+                        else "" if verdict.differs_on else f"no {', '.join(verdict.not_compared)} to compare")
+                self.report.adoption("not_adopted", source_id, item["id"], verdict, note)
+        return None
+
+    def _account_birthday(self, item: dict) -> Any:
+        key = self.schema.birthday_key
+        if key == BIRTHDAY_SYSTEM_KEY or not key:
+            return item.get("birthday")
+        return (item.get("custom_fields") or {}).get(key)
+
+    def _index_existing(self, stream: str) -> dict[str, list[dict]]:
+        """Records in the account that no run of ours created, by natural key: email digest or lower-case name."""
         ours = {row["pipedrive_id"] for row in self.ledger.done_rows(stream)}
-        index: dict[str, dict] = {}
+        index: dict[str, list[dict]] = defaultdict(list)
         for item in self.client.list_all(f"/{stream}"):
             if item["id"] in ours:
                 continue
             if stream == "persons":
-                for email in item.get("emails") or []:
-                    if email.get("value"):
-                        index.setdefault(str(email["value"]).strip().lower(), item)
+                for key in dict.fromkeys(identity.email_key(e.get("value")) for e in item.get("emails") or []):
+                    if key:
+                        index[key].append(item)
             elif item.get("name"):
-                index.setdefault(str(item["name"]).strip().lower(), item)
-        return index
+                index[str(item["name"]).strip().lower()].append(item)
+        return dict(index)
 
     def find_by_source_id(self, stream: str, source_id: str) -> int | None:
         """Look a record up by its source-ID custom field (20 tokens: only for pending intents)."""

@@ -29,6 +29,7 @@ class RunReport:
         self.budget_plan: dict = {}
         self.transform_skipped = 0
         self.unmatched_owners: list[dict] = []
+        self.adoptions: list[dict] = []  # account persons adopted or not, with the evidence (field names only)
         self.api: dict = {}
         self.fields: list[dict] = []
         self._lock = threading.Lock()
@@ -63,6 +64,13 @@ class RunReport:
             entry = self._warnings.setdefault((stream, key, reason), [0, detail])
             entry[0] += 1
 
+    def adoption(self, decision: str, source_id: str, pipedrive_id: int, verdict, note: str = "") -> None:
+        """An account person with a record's email: `adopted` (the same person) or `not_adopted`."""
+        with self._lock:
+            self.adoptions.append({"decision": decision, "source_id": source_id, "pipedrive_id": pipedrive_id,
+                                   "matched_on": list(verdict.matched_on), "differs_on": list(verdict.differs_on),
+                                   "not_compared": list(verdict.not_compared), "note": note})
+
     def warnings(self) -> list[dict]:
         with self._lock:
             return [
@@ -79,6 +87,7 @@ class RunReport:
     def as_dict(self) -> dict:
         with self._lock:
             streams = {s: dict(c) for s, c in self.streams.items()}
+            adoptions = sorted(self.adoptions, key=lambda row: (row["source_id"], row["pipedrive_id"]))
         totals = {k: sum(c[k] for c in streams.values()) for k in OUTCOMES}
         return {
             "run_id": self.run_id,
@@ -95,6 +104,7 @@ class RunReport:
             "warnings": self.warnings(),
             "budget_plan": self.budget_plan,
             "unmatched_owners": self.unmatched_owners,
+            "adoptions": adoptions,
             "api": self.api,
             "fields": self.fields,
         }

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import csv
 import json
 from pathlib import Path
 
@@ -27,8 +26,8 @@ def classify(corpus: dict, target_state: Path, mapper_reports: Path) -> dict[str
     """Each source record of a loaded stream -> landed / merged / skipped (with the reason)."""
     landed_ids = {source_id for _, source_id in landed(target_state)}
     skips = {str(e["source_id"]): e["reason"] for e in jsonl(target_state / "skipped.jsonl")}
-    with open(mapper_reports / "dedupe.csv", encoding="utf-8") as handle:
-        merged = {row["merged_source_id"] for row in csv.DictReader(handle)}
+    dedupe = json.loads((mapper_reports / "dedupe.json").read_text(encoding="utf-8"))
+    merged = {merge["merged_source_id"] for merge in dedupe["merges"]}
     outcome: dict[str, dict[str, str]] = {}
     for stream, records in corpus.items():
         if stream in NOT_LOADED:
@@ -71,7 +70,7 @@ def test_hostile_records_land_merge_or_skip_with_a_reason(corpus, practicehub_sa
     assert by_kind["merged"] == sum(reconciliation["streams"][s]["merged"] for s in corpus)
 
     # Cases whose outcome the contract fixes.
-    assert outcome["patients:1003"]["outcome"] == "merged"  # same e-mail as 1002, case and spaces aside
+    assert outcome["patients:1003"]["outcome"] == "merged"  # 1002 again: case, spaces and name order aside
     assert outcome["appointments:7002"] == {"outcome": "skipped", "reason": outcome["appointments:7002"].get("reason")}
     assert outcome["appointments:7003"] == {"outcome": "skipped", "reason": "unknown_status"}
     assert outcome["clinical_notes:8001"]["outcome"] == "skipped"  # orphan note

@@ -115,13 +115,14 @@ def test_rollback_restores_the_account_exactly(harness):
     before = harness.sandbox.snapshot()
     existing = next(p for p in live(before, "persons") if p.get("emails"))
     data = harness.practice()
-    # One incoming patient is already in the account (same e-mail): it is updated, not duplicated.
+    # One incoming patient is already in the account (same e-mail and name): it is updated, not duplicated.
     data["persons"][3]["emails"] = [{"value": existing["emails"][0]["value"], "primary": True, "label": "work"}]
+    data["persons"][3]["name"] = " ".join(reversed(existing["name"].split())).upper()
     result = harness.run(data)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.summary["streams"]["persons"]["updated"] == 1
     during = harness.sandbox.snapshot()
-    assert next(p for p in during["persons"] if p["id"] == existing["id"])["name"] == "Patient 4"
+    assert next(p for p in during["persons"] if p["id"] == existing["id"])["name"] == data["persons"][3]["name"]
     assert _comparable(during) != _comparable(before)
     manifest = [json.loads(line) for line in (harness.state_dir / "manifest.jsonl").read_text().splitlines()]
     assert any(e["op"] == "update" and e["id"] == existing["id"] for e in manifest)

@@ -85,6 +85,8 @@ def test_rollback_of_adopted_records_skips_nulls_pipedrive_refuses(harness):
     harness.sandbox.change_record("persons", existing["id"], org_id=None)
     data = harness.practice()
     data["persons"][3]["emails"] = [{"value": existing["emails"][0]["value"], "primary": True, "label": "work"}]
+    # the same person (adoption needs the same identity), written as PracticeHub writes them
+    data["persons"][3]["name"] = " ".join(reversed(existing["name"].split())).upper()
     old_org = next((o for o in live(before, "organizations") if not o.get("address")), None)
     if old_org is not None:
         data["organizations"][0]["name"] = old_org["name"]

@@ -71,7 +71,8 @@ def practice() -> dict[str, list[dict]]:
         "patients": [
             patient(101, "Alice", "Anders", "alice@example.com"),
             patient(102, "Bob", "Brown", "bob@example.com", referral_source="Friend", dob=None),
-            patient(103, "Alicia", "Anders", "  ALICE@Example.com "),  # duplicate of 101 by email
+            # 101 again: the same email, name (order, case and spaces aside) and date of birth
+            patient(103, "ANDERS", " alice ", "  ALICE@Example.com "),
         ],
         "appointments": [
             appointment(201, 101, "pending"),

@@ -35,6 +35,7 @@ def test_propose_confirm_then_map_stdin_to_stdout(tmp_path):
     proposed = run("propose", "--sample", str(sample), "--out", str(mapping))
     assert proposed.returncode == 0, proposed.stderr
     assert f"confirm --mapping {mapping}" in proposed.stdout
+    assert "de-duplication merges only the same email + name + date_of_birth" in proposed.stdout
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"mapping_file": str(mapping), "phi_policy": "exclude",
                                   "reports_dir": str(tmp_path / "reports")}))

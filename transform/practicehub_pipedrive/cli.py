@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from practicehub_pipedrive.mapping import confirm, dump, propose
+from practicehub_pipedrive.mapping import confirm, dedupe_rule, dump, propose
 
 SUBCOMMANDS = ("propose", "confirm")
 
@@ -74,5 +74,7 @@ def _propose(args: argparse.Namespace) -> None:
     proposal = propose(catalog, records)
     out.write_text(dump(proposal), "utf-8")
     streams = proposal["streams"]
-    print(f"proposed {out}: {len(streams)} streams; review it, then run: "
-          f"map-practicehub-pipedrive confirm --mapping {out}")
+    rule = dedupe_rule(proposal)
+    merging = f"only the same {' + '.join(rule)}" if rule else "nothing"
+    print(f"proposed {out}: {len(streams)} streams; de-duplication merges {merging} (dedupe.match_on); "
+          f"review it, then run: map-practicehub-pipedrive confirm --mapping {out}")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 import yaml
+from target_pipedrive import identity
 
 from practicehub_pipedrive.degrade import ON_INVALID
 from practicehub_pipedrive.profiling import guess_field, profile_records
@@ -111,7 +112,7 @@ def _without_confirmed_block(text: str) -> str:
 
 
 def validate(data: dict, path: str | Path) -> None:
-    problems = []
+    problems = _dedupe_problems(data)
     if data.get("on_invalid", "keep_raw") not in ON_INVALID:
         problems.append(f"on_invalid {data['on_invalid']!r} is not one of {list(ON_INVALID)}")
     for stream, entry in data["streams"].items():
@@ -149,6 +150,28 @@ def validate(data: dict, path: str | Path) -> None:
                         )
     if problems:
         raise MappingError(f"mapping file {path} is invalid: " + "; ".join(problems))
+
+
+DEDUPE_KEYS = {"match_on", "reason"}
+
+
+def _dedupe_problems(data: dict) -> list[str]:
+    if "dedupe" not in data:
+        return []  # an older file: the default rule, the strictest
+    block = data["dedupe"]
+    if not isinstance(block, dict) or "match_on" not in block:
+        return ["dedupe needs match_on (for example match_on: [email, name, date_of_birth])"]
+    problems = [f"dedupe has unknown keys {sorted(set(block) - DEDUPE_KEYS)}"] if set(block) - DEDUPE_KEYS else []
+    if identity.canonical_rule(block["match_on"]) is None:
+        choices = "; ".join(f"[{', '.join(fields)}]" for fields in identity.RULES.values() if fields)
+        problems.append(f"dedupe.match_on {block['match_on']!r} is not one of {choices}; or off")
+    return problems
+
+
+def dedupe_rule(data: dict) -> tuple[str, ...]:
+    """The fields two patients must agree on to be merged (empty: never merge); the default without a block."""
+    block = data.get("dedupe")
+    return identity.DEFAULT_MATCH_ON if block is None else identity.canonical_rule(block["match_on"])
 
 
 @dataclass(frozen=True)
@@ -327,5 +350,7 @@ def _rule_from_definition(name: str, definition: dict) -> dict:
 
 def dump(data: dict) -> str:
     header = ("# Proposed by map-practicehub-pipedrive propose. Review every line (target, reason, confidence),\n"
-              "# then confirm with: map-practicehub-pipedrive confirm --mapping <this file>\n")
+              "# then confirm with: map-practicehub-pipedrive confirm --mapping <this file>\n"
+              "# dedupe.match_on: when two patients are one person. [email, name, date_of_birth] (default),\n"
+              "# [email, name], [email] (families sharing an address become one person) or off.\n")
     return header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110)

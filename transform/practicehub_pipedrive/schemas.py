@@ -71,7 +71,8 @@ class FieldRegistry:
         return {"type": "object", "properties": properties}
 
 
-def schema_message(stream: str, registry: FieldRegistry | None, pipelines: list | None = None) -> dict:
+def schema_message(stream: str, registry: FieldRegistry | None, pipelines: list | None = None,
+                   identity: dict | None = None) -> dict:
     if stream == "skipped":
         schema = SKIPPED
     elif stream == "degraded":
@@ -81,4 +82,6 @@ def schema_message(stream: str, registry: FieldRegistry | None, pipelines: list 
         schema = {"type": "object", "properties": properties}
         if pipelines is not None:
             schema = {**schema, "x-pipedrive-pipelines": pipelines}
+        if identity is not None:  # the target adopts account persons on the rule the mapper merged by
+            schema = {**schema, "x-pipedrive-identity": identity}
     return {"type": "SCHEMA", "stream": stream, "schema": schema, "key_properties": ["source_id"]}

@@ -22,8 +22,11 @@ CONFIG_SCHEMA = {
                                             "phi_policy include)."),
         "sample_size": _setting("integer", "Sample mode: migrate a representative slice of this many appointments "
                                            "(100-500)."),
-        "reports_dir": _setting("string", "Where reconciliation.json, dedupe.csv/json and workflows.md/json go.",
+        "reports_dir": _setting("string", "Where reconciliation.json, dedupe.csv/json (the whole migration), "
+                                          "dedupe-<run_id>.csv/json and workflows.md/json go.",
                                 default="reports/map-practicehub-pipedrive"),
+        "run_id": _setting("string", "Names this run's de-dup report, dedupe-<run_id>.json (default: the UTC "
+                                     "start time, YYYYMMDDTHHMMSSZ)."),
         "state_dir": _setting("string", "Where the merge map and lookups for delta runs live (default "
                                         "reports_dir/state)."),
         "source_timezone": _setting("string", "PracticeHub account time zone (IANA name) of its naive datetimes: "

@@ -78,7 +78,8 @@ class Transformer:
         self.reconcile = bool(config.get("reconcile"))
         self.reference = Reference(None if self.sample_size else state_dir / STATE_FILE, read_only=self.reconcile)
         self.skipped_parents: set[str] = set()  # "<stream>:<id>" this run skipped: nothing may point at them
-        self.dedupe = dedupe.Dedupe(self.reference)
+        self.state_file = state_dir / STATE_FILE
+        self.dedupe = dedupe.Dedupe(self.reference, mapping, dedupe.run_id_for(self.reports_dir, config.get("run_id")))
         self.reconciliation = Reconciliation()
         self.workflows = workflows.WorkflowBook(int(config.get("automation_cap", workflows.DEFAULT_AUTOMATION_CAP)))
         self.buffer: list[tuple[str, dict]] | None = [] if self.sample_size else None
@@ -180,7 +181,9 @@ class Transformer:
                 else:
                     self.reconciliation.count(stream, "not_sampled")
         self.reference.save()
-        self.dedupe.write_report(self.reports_dir)
+        # A sample keeps no state: it reports its own decisions and leaves the migration's report alone.
+        self.dedupe.write_report(self.reports_dir, sample=bool(self.sample_size),
+                                 cumulative=not self.sample_size or not self.state_file.exists())
         self.workflows.write(self.reports_dir)
         report = self.reconciliation.write(self.reports_dir)
         logger.info("Reconciliation %s: %s", "balanced" if report["balanced"] else "NOT balanced",
@@ -307,7 +310,8 @@ class Transformer:
                                                        for order, stage in enumerate(stages, 1)]}
                              for name, stages in self.pipelines.items()]
                 self.pipelines_changed = False
-            self.out.append(schemas.schema_message(stream, registry, pipelines))
+            identity = self.dedupe.contract if stream == "persons" else None
+            self.out.append(schemas.schema_message(stream, registry, pipelines, identity))
             self.schema_sent.add(stream)
             if registry is not None:
                 registry.changed = False

@@ -461,35 +461,71 @@ def practitioners_section(summary: dict) -> str:
     )
 
 
+def _more(summary: dict, shown: int, total: int) -> str:
+    """Under a table cut at MAX_TABLE_ROWS: where the rest is."""
+    if total <= shown:
+        return ""
+    target = summary["links"].get("dedupe_csv")
+    where = f'<a href="{escape(target)}" data-link="dedupe_csv">dedupe.csv</a>' if target else "dedupe.csv"
+    return f"<p>The first {shown:,} are shown; all of them are in {where} and the JSON summary.</p>"
+
+
 def dedupe_section(summary: dict) -> str:
+    """Merges and shared-email groups with their evidence: PracticeHub IDs and field names, never values."""
     found = summary["dedupe"]
     if not found["available"]:
         return "<h3>Duplicate patients merged</h3>" + unavailable("The de-duplication report (dedupe.json)")
-    rows = [
-        row(
-            [
-                cell(escape(m["survivor_source_id"]), True),
-                cell(escape(m["merged_source_id"]), True),
-                cell(escape(m["matched_on"]), True),
-            ]
-        )
-        for m in found["merges"][:MAX_TABLE_ROWS]
+    rule = found.get("rule")
+    rule_text = f" (the mapping file's rule: same {escape(rule)})" if rule else ""
+    merges = found["merges"][:MAX_TABLE_ROWS]
+    merge_rows = [
+        row([cell(escape(m["survivor_source_id"]), True), cell(escape(m["merged_source_id"]), True),
+             cell(escape(m["matched_on"]), True), cell(escape(m.get("not_compared", "")), True)])
+        for m in merges
     ]
-    more = ""
-    if found["count"] > MAX_TABLE_ROWS:
-        target = summary["links"].get("dedupe_csv")
-        where = (
-            f'<a href="{escape(target)}" data-link="dedupe_csv">dedupe.csv</a>' if target else "dedupe.csv"
-        )
-        more = (
-            f"<p>The first {MAX_TABLE_ROWS:,} are shown; all of them are in {where} and the JSON summary.</p>"
-        )
+    groups = found.get("shared_email_groups") or []
+    group_rows = [
+        row([cell(escape(", ".join(group["persons"])), True),
+             cell("; ".join(f"{escape(pair['source_id'])} ≠ {escape(pair['other_source_id'])}: "
+                            f"{escape(pair['differs_on'] or pair['note'] or 'not compared')}"
+                            for pair in group["kept_apart"]), True)])
+        for group in groups[:MAX_TABLE_ROWS]
+    ]
+    review_rows = [
+        row([cell(escape(r["source_id"]), True), cell(escape(r["other_source_id"]), True),
+             cell(escape(r["differs_on"] or r["matched_on"]), True), cell(escape(r["note"]), True)])
+        for r in (found.get("review") or [])[:MAX_TABLE_ROWS]
+    ]
+    not_adopted = found.get("not_adopted") or []
+    adoption_rows = [
+        row([cell(escape(a["source_id"]), True), cell(escape(a["pipedrive_id"]), True),
+             cell(escape(a["differs_on"] or a["note"]), True)])
+        for a in not_adopted[:MAX_TABLE_ROWS]
+    ]
     return (
         "<h3>Duplicate patients merged</h3>"
-        f"<p>{metric('dedupe.merges', found['count'])} patient records were merged into another with the "
-        "same email; the Pipedrive person keeps both PracticeHub IDs.</p>"
-        + table(["kept (PracticeHub ID)", "merged into it", "matched on"], rows, "dedupe", 3)
-        + more
+        f"<p>{metric('dedupe.merges', found['count'])} patient records were merged into another that is the same "
+        f"person{rule_text}; the Pipedrive person keeps both PracticeHub IDs. “Not compared”: a field one of "
+        "the two records had no value for.</p>"
+        + table(["kept (PracticeHub ID)", "merged into it", "matched on", "not compared"], merge_rows, "dedupe", 4)
+        + _more(summary, len(merges), found["count"])
+        + "<h3>Shared email, kept apart</h3>"
+        f"<p>{metric('dedupe.shared_email_groups', len(groups))} groups of patients share an email but are "
+        f"different people ({metric('dedupe.kept_apart', found.get('kept_apart', 0))} pairs): each is its own "
+        "Pipedrive person with the email. Why each pair was kept apart names the fields that differ.</p>"
+        + table(["persons sharing one email (PracticeHub IDs)", "kept apart because"], group_rows,
+                "shared_email_groups", 2)
+        + _more(summary, len(group_rows), len(groups))
+        + "<h3>De-duplication to review</h3>"
+        f"<p>{metric('dedupe.review', len(found.get('review') or []))} later changes would decide otherwise "
+        "today; the earlier decision stands until you merge or split the persons in Pipedrive by hand.</p>"
+        + table(["PracticeHub ID", "other", "fields", "what changed"], review_rows, "dedupe_review", 4)
+        + "<h3>Persons already in Pipedrive</h3>"
+        f"<p>{metric('dedupe.adopted', len(found.get('adopted') or []))} patients were matched to a person "
+        f"already in the account (same person, same rule) and updated there; "
+        f"{metric('dedupe.not_adopted', len(not_adopted))} account persons with a patient's email were not "
+        "adopted (another person, or already adopted by another patient):</p>"
+        + table(["PracticeHub ID", "Pipedrive person ID", "not adopted because"], adoption_rows, "not_adopted", 3)
     )
 
 

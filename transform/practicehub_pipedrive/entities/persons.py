@@ -1,4 +1,4 @@
-"""PracticeHub patients → Pipedrive persons, de-duplicated by email."""
+"""PracticeHub patients → Pipedrive persons, de-duplicated by identity (dedupe.py)."""
 
 from __future__ import annotations
 
@@ -84,7 +84,10 @@ def build(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, d
                           **_patient_custom_fields(run, plan, record)},
     }
     patient_id = str(record["id"])
-    survivor = run.dedupe.resolve(patient_id, emails[0]["value"] if emails else None)
+    # The identity compares the patient's own name: a generated one would only ever match itself.
+    survivor = run.dedupe.resolve(patient_id, emails[0]["value"] if emails else None,
+                                  " ".join(part for part in (first, last) if part) or None,
+                                  run.dedupe.date_of_birth(plan.name, record, run.date_order))
     if survivor != patient_id:
         # The survivor, already sent, is sent again listing this patient among its merged ids.
         earlier = run.persons_sent.get(survivor)
