@@ -72,7 +72,9 @@ def test_hostile_records_land_merge_or_skip_with_a_reason(corpus, practicehub_sa
     # Cases whose outcome the contract fixes.
     assert outcome["patients:1003"]["outcome"] == "merged"  # 1002 again: case, spaces and name order aside
     assert outcome["appointments:7002"] == {"outcome": "skipped", "reason": outcome["appointments:7002"].get("reason")}
-    assert outcome["appointments:7003"] == {"outcome": "skipped", "reason": "unknown_status"}
+    assert outcome["appointments:7003"] == {"outcome": "landed"}  # unknown status: lands, its status degraded
+    degraded = {(e["source_id"], e["reason"]) for e in jsonl(ws.target_state_dir / "degraded.jsonl")}
+    assert ("appointments:7003", "unknown_status") in degraded
     assert outcome["clinical_notes:8001"]["outcome"] == "skipped"  # orphan note
 
     for entry in jsonl(ws.target_state_dir / "skipped.jsonl"):

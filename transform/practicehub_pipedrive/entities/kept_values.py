@@ -29,8 +29,11 @@ def notes(run: Transformer, plan: StreamPlan, record: dict, items: list, degrade
     if not items:
         if plan.name != "patients":
             return []
-        # A patient folded into one sent earlier: the texts go on that person.
-        items = [("persons", {"source_id": f"patients:{run.dedupe.survivor_of(str(record.get('id')))}"})]
+        # A patient folded into one sent earlier: the texts go on that person (if it landed in this run's view).
+        survivor = run.dedupe.survivor_of(str(record.get("id")))
+        if survivor is None or f"patients:{survivor}" in run.skipped_parents:
+            return []
+        items = [("persons", {"source_id": f"patients:{survivor}"})]
     out_stream, entity = items[0]
     text = as_html(degraded.kept)
     if out_stream == "activities":
