@@ -33,6 +33,7 @@ KEPT_ASIDE = ("documented", "reference", "consumed", "not_sampled")
 # `waiting` (children whose parent has not landed) is 0 when a run completes; `failed` is optional.
 LOAD_OUTCOMES = ("created", "updated", "unchanged", "skipped", "waiting", "failed")
 SKIPPED_STREAM = "skipped"  # the mapper's stream of records it did not turn into entities
+DEGRADED_STREAM = "degraded"  # the mapper's field-level degradations of records that landed
 RUN_COUNTS = ("received", "created", "updated", "unchanged", "skipped")
 RUN_API = ("calls", "status_429", "tokens")
 ISO_UTC = "%Y-%m-%dT%H:%M:%SZ"
@@ -145,7 +146,8 @@ def load_reconciliation(
 
 
 def handover_reconciliation(
-    reconciliation: dict | None, load_rows: list[dict], skip_rows: list[dict] | None, problems: Problems
+    reconciliation: dict | None, load_rows: list[dict], skip_rows: list[dict] | None, problems: Problems,
+    degraded_rows: list[dict] | None = None,
 ) -> list[dict]:
     """What the mapper emitted against what the target took in, per stream (and the skip file)."""
     emitted = {
@@ -155,6 +157,8 @@ def handover_reconciliation(
     received = {row["stream"]: row["received"] for row in load_rows}
     if skip_rows is not None:
         received[SKIPPED_STREAM] = sum(1 for row in skip_rows if skip_origin(row) == "transform")
+    if degraded_rows:
+        received[DEGRADED_STREAM] = len(degraded_rows)  # the degradation file's lines of this run
     rows = []
     for stream in sorted(set(emitted) | set(received)):
         row = {"stream": stream, "emitted": emitted.get(stream, 0), "received": received.get(stream, 0)}
@@ -551,7 +555,9 @@ def summarise(inputs: ReportInputs) -> dict:
 
     source_rows = source_reconciliation(reconciliation, problems)
     load_rows = load_reconciliation(load_summary, problems)
-    handover_rows = handover_reconciliation(reconciliation, load_rows, skip_rows, problems)
+    all_degraded_rows = read_json_lines(degraded_path, problems) if degraded_path.is_file() else []
+    handover_rows = handover_reconciliation(reconciliation, load_rows, skip_rows, problems,
+                                            this_run(all_degraded_rows, (load_summary or {}).get("run_id")))
     speed = throughput(metric_rows, api, problems)
     if speed["per_second"]:  # the per-second file must add up to the run's totals
         for key in ("calls", "status_429", "tokens"):
@@ -613,7 +619,7 @@ def summarise(inputs: ReportInputs) -> dict:
         "dedupe": dedupe(read_json(mapper / "dedupe.json", problems), adoptions(state, load_summary)),
         "skips": skips_summary(skip_rows),
         "source_check": source_check(read_json(check_path, problems) if check_path.is_file() else None, problems),
-        "degraded": degradations(read_json_lines(degraded_path, problems) if degraded_path.is_file() else []),
+        "degraded": degradations(all_degraded_rows),
         "verify": verify_summary(
             verify_report, read_diff_rows(state / "verify_diff.csv", problems), problems
         ),

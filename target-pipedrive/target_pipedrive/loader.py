@@ -688,8 +688,14 @@ class Loader:
         if preflight and preflight.get("planned_tokens") is not None:
             tokens = int(preflight["planned_tokens"])
             records = sum((preflight.get("records") or {}).values())
+            # Records loaded since the preflight (a sample run, an earlier attempt) cost nothing now.
+            landed = self.ledger.counts()
+            for stream, plan in (preflight.get("planned_calls") or {}).items():
+                since = min(max(landed.get(stream, 0) - int(plan.get("already_loaded") or 0), 0), int(plan.get("new") or 0))
+                tokens -= since * int(plan.get("create_cost") or 0)
             basis = "preflight"
-            note = f"from preflight.json (run {preflight.get('run_id')}): the whole input, minus records already loaded"
+            note = (f"from preflight.json (run {preflight.get('run_id')}): the whole input, minus records already "
+                    "loaded (then, or since)")
         else:
             counts = {s: n for s, n in self.received.items() if s in CREATE_CALLS}
             tokens = sum(n * self.client.costs.cost(*CREATE_CALLS[s]) for s, n in counts.items())
