@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -134,6 +135,26 @@ class Workspace:
         self.target_config["run_id"] = run_id or f"run-{self.runs}"
         self.write_configs()
         return _run_pipeline(self, kill, timeout)
+
+    def source_check(self) -> tuple[RunResult, dict]:
+        """The reconcile pass (`meltano run reconcile`): the tap from scratch (no bookmark), the mapper reading
+        its state read-only, the target comparing with Pipedrive; returns the run and reconcile.json."""
+        saved = self.root / "state.saved.json"
+        if self.state_file.exists():
+            shutil.move(self.state_file, saved)
+        self.mapper_config.update(reconcile=True, reports_dir=str(self.root / "reconcile-reports"))
+        self.target_config.update(reconcile=True, run_id="reconcile")
+        self.write_configs()
+        try:
+            result = _run_pipeline(self, None, 300.0)  # not a migration run: the run numbers stay as they are
+        finally:
+            self.mapper_config.pop("reconcile")
+            self.mapper_config["reports_dir"] = str(self.mapper_reports)
+            self.target_config.pop("reconcile")
+            self.write_configs()
+            if saved.exists():
+                shutil.move(saved, self.state_file)
+        return result, json.loads((self.target_state_dir / "reconcile.json").read_text())
 
     def target_command(self, *args: str, timeout: float = 120.0) -> subprocess.CompletedProcess:
         """`target-pipedrive verify|rollback|preflight --config target.json ...` as the real command."""

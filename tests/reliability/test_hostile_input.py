@@ -84,6 +84,10 @@ def test_hostile_records_land_merge_or_skip_with_a_reason(corpus, practicehub_sa
     assert duplicates(ws, before, pipedrive.snapshot()) == {}
     verify = ws.target_command("verify")
     assert verify.returncode == 0, verify.stderr[-2000:]
+    # Against the source: every hostile record landed exactly, landed degraded (listed), or cannot exist.
+    checked, source = ws.source_check()
+    assert checked.returncodes["target"] == 0, source
+    assert source["unexplained"] == 0 and sum(row["degraded"] for row in source["streams"].values()) >= 5
 
     # Between runs: one patient is deleted outright, another flagged deleted; both had landed.
     practicehub.delete_record("patients", 1019)

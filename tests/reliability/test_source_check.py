@@ -7,7 +7,6 @@ the mapper degraded on purpose are listed as degraded, not counted as difference
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 
 import pytest
@@ -15,26 +14,6 @@ import pytest
 from tests.reliability.conftest import start_pipedrive, start_practicehub
 
 pytestmark = pytest.mark.slow
-
-
-def source_check(workspace):
-    """The reconcile pass: tap from scratch (no bookmark), mapper reading its state read-only, target checking."""
-    saved = workspace.root / "state.saved.json"
-    if workspace.state_file.exists():
-        shutil.move(workspace.state_file, saved)
-    workspace.mapper_config.update(reconcile=True, reports_dir=str(workspace.root / "reconcile-reports"))
-    workspace.target_config["reconcile"] = True
-    try:
-        result = workspace.run(run_id="reconcile")
-    finally:
-        workspace.mapper_config.pop("reconcile")
-        workspace.mapper_config["reports_dir"] = str(workspace.mapper_reports)
-        workspace.target_config.pop("reconcile")
-        workspace.write_configs()
-        if saved.exists():
-            shutil.move(saved, workspace.state_file)
-    summary = json.loads((workspace.target_state_dir / "reconcile.json").read_text())
-    return result, summary
 
 
 def migrated_id(workspace, stream: str) -> int:
@@ -64,7 +43,7 @@ def migrated(tmp_path, workspace_factory):
 def test_a_clean_migration_reconciles_and_lists_what_was_degraded(migrated):
     workspace, _, pipedrive, patient_id = migrated
     logged = len(pipedrive.requests_log())
-    result, summary = source_check(workspace)
+    result, summary = workspace.source_check()
     assert result.returncodes["target"] == 0, result.describe()
     assert summary["ok"] and summary["unexplained"] == 0
     patients = summary["streams"]["patients"]
@@ -82,7 +61,7 @@ def test_a_value_changed_or_a_record_removed_in_pipedrive_is_a_difference(migrat
     assert pipedrive.request("PATCH", f"/api/v2/persons/{person_id}", json={"emails": [
         {"value": "someone.else@example.com", "primary": True, "label": "work"}]}).ok
     assert pipedrive.request("DELETE", f"/api/v2/deals/{deal_id}").ok
-    result, summary = source_check(workspace)
+    result, summary = workspace.source_check()
     assert result.returncodes["target"] == 1
     assert not summary["ok"] and summary["unexplained"] >= 2
     assert summary["difference_fields"].get("persons.emails") == 1
@@ -95,7 +74,7 @@ def test_a_value_changed_or_a_record_removed_in_pipedrive_is_a_difference(migrat
 def test_a_record_that_never_landed_is_a_difference(migrated):
     workspace, practicehub, _, _ = migrated
     practicehub.create_record("patients", {"first_name": "Nova", "last_name": "Late", "email": "nova@example.com"})
-    result, summary = source_check(workspace)
+    result, summary = workspace.source_check()
     assert result.returncodes["target"] == 1
     reasons = summary["streams"]["patients"]["not_landed_reasons"]
     assert reasons.get("never loaded (new since the last run?)") == 1
