@@ -76,9 +76,12 @@ def add_adoptable_records(pipedrive, dataset: dict) -> dict[str, int]:
             "name": other_clinic["name"], "website": "https://before.example",
             "address": {"value": "1 Before St, Oldtown", "locality": "Oldtown", "country": "GB"}}),
         "empty person": create("/api/v2/persons", {
-            "name": "Before Migration", "emails": [{"value": empty_patient["email"], "primary": True}]}),
+            # the same person (adopted by identity: email and name), written another way, nothing else set
+            "name": f"{empty_patient['last_name']} {empty_patient['first_name']}".upper(),
+            "emails": [{"value": empty_patient["email"], "primary": True}]}),
         "different person": create("/api/v2/persons", {
-            "name": "Someone Before", "org_id": 1, "emails": [{"value": other_patient["email"], "primary": True}],
+            "name": f"{other_patient['first_name']} {other_patient['last_name']}", "org_id": 1,
+            "emails": [{"value": other_patient["email"], "primary": True}],
             "phones": [{"value": "+44 113 496 0000", "primary": True, "label": "work"}],
             "postal_address": {"value": "2 Before St, Leeds", "locality": "Leeds", "country": "GB"}}),
     }

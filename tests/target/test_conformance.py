@@ -53,14 +53,14 @@ def _adoptable_account(sandbox) -> dict:
     }
     persons = {
         "empty": create("/api/v2/persons", {
-            "name": "P One", "emails": [{"value": "patient1@mail.example", "primary": True, "label": "home"}]}),
+            "name": "patient 1", "emails": [{"value": "patient1@mail.example", "primary": True, "label": "home"}]}),
         "set": create("/api/v2/persons", {
             "name": "Patient 2", "org_id": orgs["empty"],  # patient 2's clinic is "Clinic 1"
             "emails": [{"value": "patient2@mail.example", "primary": True, "label": "home"}],
             "phones": [{"value": "+15550000002", "primary": True, "label": "mobile"}],
             "postal_address": {"value": "2 Main St, Springfield", "locality": "Springfield", "country": "US"}}),
         "different": create("/api/v2/persons", {
-            "name": "Pat Three", "org_id": other_org,
+            "name": "3 Patient", "org_id": other_org,  # the same person as "Patient 3": word order aside
             "emails": [{"value": "patient3@mail.example", "primary": True, "label": "work"}],
             "phones": [{"value": "+44 20 7946 0000", "primary": True, "label": "work"}],
             "postal_address": {"value": "3 Far Away Rd, Leeds", "locality": "Leeds", "country": "GB"}}),
