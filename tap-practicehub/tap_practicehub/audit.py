@@ -12,6 +12,7 @@ import math
 import sys
 from pathlib import Path
 
+from tap_practicehub.privacy import private_outputs
 from tap_practicehub.tap import TapPracticeHub
 
 APPOINTMENT_STATUSES = ("pending", "arrived", "processed", "missed", "cancelled")
@@ -141,4 +142,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    private_outputs()
     sys.exit(main())

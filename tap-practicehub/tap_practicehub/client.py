@@ -16,6 +16,7 @@ from singer_sdk.helpers._typing import TypeConformanceLevel
 from singer_sdk.streams import RESTStream
 
 from tap_practicehub.api import Page, PracticeHubAPI
+from tap_practicehub.sample import first_records
 from tap_practicehub.windows import Window, account_now, format_api, parse_api, start_date_to_account
 
 if t.TYPE_CHECKING:
@@ -131,6 +132,9 @@ class PracticeHubStream(RESTStream):
         return [self.api.submit(self.path, self._params(window, n)) for n in range(start_page, last_page + 1)]
 
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
+        if self.config.get("sample_records"):
+            yield from first_records(self, int(self.config["sample_records"]))
+            return
         prefetched, start = self._tap.take_prefetched(self.name) if context is None else (False, None)
         if prefetched and start is None:
             return  # its bookmark is in the future: said when it was prefetched

@@ -16,6 +16,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from tap_practicehub import settings
 from tap_practicehub.api import AuthenticationError, Page, PracticeHubAPI
 from tap_practicehub.output import BufferedWriter
+from tap_practicehub.privacy import private_outputs
 from tap_practicehub.streams import STREAM_TYPES
 
 if t.TYPE_CHECKING:
@@ -126,6 +127,12 @@ class TapPracticeHub(Tap):
             description="Where downloaded attachments are saved (`<id>-<file name>`).",
         ),
         th.Property(
+            "sample_records",
+            th.IntegerType,
+            description="Sample mode: read at most this many records per stream (the first pages, no "
+            "`updated` windows, no bookmark), for proposing the mapping. Unset or 0: read everything.",
+        ),
+        th.Property(
             "request_timeout", th.NumberType, default=60, description="Seconds before a request times out."
         ),
         th.Property(
@@ -234,5 +241,11 @@ class TapPracticeHub(Tap):
         return list(self.discover_streams())
 
 
-if __name__ == "__main__":
+def main() -> None:
+    """The `tap-practicehub` command."""
+    private_outputs()  # downloaded attachments and anything else a sync writes
     TapPracticeHub.cli()
+
+
+if __name__ == "__main__":
+    main()

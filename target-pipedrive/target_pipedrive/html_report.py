@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from target_pipedrive import report_history
+from target_pipedrive.privacy import private_outputs
 from target_pipedrive.report_templates import page
 
 SCHEMA_VERSION = 1
@@ -656,9 +657,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--transform-reports", required=True, type=Path, help="the mapper's reports_dir")
     parser.add_argument("--out", required=True, type=Path, help="where to write the report")
     args = parser.parse_args(argv)
-    for option, folder in (("--state-dir", args.state_dir), ("--transform-reports", args.transform_reports)):
+    for folder in (args.state_dir, args.transform_reports):
         if not folder.is_dir():
-            parser.error(f"{option} {folder} is not a folder")
+            print(f"target-pipedrive report: {folder} does not exist yet; a migration run writes it"
+                  " (`meltano run sample-migration` or `meltano run full-migration`)", file=sys.stderr)
+            return 2
     html_path, json_path = build_report(ReportInputs(args.state_dir, args.transform_reports, args.out))
     summary = json.loads(json_path.read_text("utf-8"))
     verdict = (
@@ -671,4 +674,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    private_outputs()
     sys.exit(main())

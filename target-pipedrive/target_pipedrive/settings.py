@@ -43,6 +43,10 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property("accept_preflight_issues", th.BooleanType, default=False,
                 description="Load although the last preflight found blocking issues (plan limits, owners): for "
                             "a user who has checked"),
+    th.Property("rehearsal", th.BooleanType, default=False,
+                description="Dress rehearsal on a local twin of the account (`meltano run rehearsal`): a fresh state"
+                            " folder each time, no STATE, and at the end rehearsal.json: what the real run will"
+                            " create, adopt, update and skip, and its days of budget"),
     th.Property("reconcile", th.BooleanType, default=False,
                 description="Verify against the source: compare the records read (a fresh tap and mapper pass) "
                             "with what Pipedrive holds now; no writes, no STATE (`meltano run reconcile`)"),
@@ -68,6 +72,7 @@ class Settings:
     reconcile: bool
     accept_preflight_issues: bool
     send_birthday: bool = False
+    rehearsal: bool = False
 
     @classmethod
     def from_config(cls, config: Mapping) -> Settings:
@@ -95,6 +100,7 @@ class Settings:
             reconcile=bool(config.get("reconcile")),
             accept_preflight_issues=bool(config.get("accept_preflight_issues")),
             send_birthday=bool(config.get("send_birthday")),
+            rehearsal=bool(config.get("rehearsal")),
         )
 
 

@@ -8,14 +8,17 @@ import sys
 from pathlib import Path
 
 import click
+import requests
 from singer_sdk import Sink
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.target_base import Target
 
+from target_pipedrive import rehearsal
 from target_pipedrive.client import BudgetExhausted, PipedriveError
 from target_pipedrive.loader import Loader
 from target_pipedrive.owners import ConfigurationError
-from target_pipedrive.preflight import Preflight
+from target_pipedrive.preflight import Preflight, summary_text
+from target_pipedrive.privacy import private_outputs
 from target_pipedrive.reconcile import SourceCheck
 from target_pipedrive.reconcile import report as reconcile_report
 from target_pipedrive.settings import CONFIG_SCHEMA, Settings
@@ -23,7 +26,8 @@ from target_pipedrive.sinks import SINKS, PipedriveSink
 
 EXIT_BUDGET = 3
 EXIT_CONFIG = 2
-COMMANDS = ("preflight", "verify", "rollback")
+EXIT_FAILED = 1
+COMMANDS = ("preflight", "verify", "rollback", "snapshot-account")
 
 
 class PlanSink(PipedriveSink):
@@ -82,6 +86,8 @@ class TargetPipedrive(Target):
     @property
     def loader(self) -> Loader:
         if self._loader is None:
+            if self.settings.rehearsal:
+                rehearsal.prepare(self.settings.state_dir)
             self._loader = Loader(self.settings)
         return self._loader
 
@@ -109,8 +115,8 @@ class TargetPipedrive(Target):
         return SINKS[stream_name]
 
     def _write_state_message(self, state: dict) -> None:
-        if self.settings.reconcile:
-            return  # a check reads everything every time: no bookmark may come from it
+        if self.settings.reconcile or self.settings.dry_run or self.settings.rehearsal:
+            return  # a check, a plan or a rehearsal reads everything every time: no bookmark may come from it
         # STATE covers every record read so far: hold it while children still wait for a parent
         # (they are not in the ledger yet); the end-of-pipe drain sends the latest one.
         if self._loader is not None:
@@ -136,8 +142,12 @@ class TargetPipedrive(Target):
         if self.settings.dry_run:
             result, code = self.preflight.run()
             path = self.preflight.write(result)
-            self.logger.info("dry run: plan written to %s", path)
-        elif self._loader is not None:
+            print(summary_text(result, path), file=sys.stderr)
+            super().process_endofpipe()
+            if code:
+                raise SystemExit(code)  # blocked: the job fails, as the preflight command does
+            return
+        if self._loader is not None:
             self._loader.finish()
             summary = self._loader.report.as_dict()
             self.logger.info(
@@ -147,6 +157,9 @@ class TargetPipedrive(Target):
                 summary["totals"],
                 summary["reconciles"],
             )
+            if self.settings.rehearsal:
+                prediction = rehearsal.predict(self.settings.state_dir, self.settings.plan, self.settings.seats)
+                rehearsal.report(prediction, rehearsal.write(self.settings.state_dir, prediction))
         super().process_endofpipe()
         if self._loader is not None:
             self._loader.close()
@@ -163,24 +176,36 @@ def _settings_from_cli(config_paths: list[str]) -> Settings:
 def run_command(argv: list[str]) -> int:
     from target_pipedrive.preflight import run_preflight
     from target_pipedrive.rollback import run_rollback
+    from target_pipedrive.snapshot import run_snapshot
     from target_pipedrive.verify import run_verify
 
     parser = argparse.ArgumentParser(prog=f"target-pipedrive {argv[0]}")
     parser.add_argument("--config", action="append", default=[], help="config JSON file, or ENV")
     if argv[0] == "preflight":
         parser.add_argument("--input", help="Singer messages to plan for (default: stdin)")
+    if argv[0] == "snapshot-account":
+        parser.add_argument("--out", required=True, help="the snapshot file to write")
+        parser.add_argument("--with-records", action=argparse.BooleanOptionalAction, default=None,
+                            help="include existing persons and organizations (default: the match_existing streams)")
     if argv[0] == "rollback":
         parser.add_argument("--run", dest="run_id")
         parser.add_argument("--all", action="store_true")
         parser.add_argument("--dry-run", action="store_true")
     args = parser.parse_args(argv[1:])
+    settings: Settings | None = None
     try:
         settings = _settings_from_cli(args.config or ["ENV"])
         if argv[0] == "preflight":
             if args.input:
+                if not Path(args.input).is_file():
+                    print(f"target-pipedrive preflight: no input {args.input}; `meltano run preflight` plans without"
+                          " one (it runs the tap and the mapper as a dry pass into the target)", file=sys.stderr)
+                    return EXIT_CONFIG
                 with open(args.input, encoding="utf-8") as handle:
                     return run_preflight(settings, handle)
             return run_preflight(settings, sys.stdin)
+        if argv[0] == "snapshot-account":
+            return run_snapshot(settings, Path(args.out), args.with_records)
         if argv[0] == "verify":
             return run_verify(settings)
         return run_rollback(settings, args.run_id, all_runs=args.all, dry_run=args.dry_run)
@@ -190,6 +215,14 @@ def run_command(argv: list[str]) -> int:
     except (ConfigurationError, ConfigValidationError) as exc:
         print(f"target-pipedrive {argv[0]} cannot start: {_config_message(exc)}", file=sys.stderr)
         return EXIT_CONFIG
+    except PipedriveError as exc:  # the call and Pipedrive's message; never the token
+        print(f"target-pipedrive {argv[0]} stopped: Pipedrive refused {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except requests.RequestException as exc:
+        print(f"target-pipedrive {argv[0]} cannot reach Pipedrive at {settings and settings.base_url}: "
+              f"{type(exc).__name__}",
+              file=sys.stderr)
+        return EXIT_FAILED
 
 
 def run(argv: list[str]) -> int:
@@ -225,6 +258,7 @@ def _config_message(exc: Exception) -> str:
 
 
 def main() -> None:
+    private_outputs()
     sys.exit(run(sys.argv[1:]))
 
 

@@ -17,6 +17,7 @@ import click
 
 from practicehub_pipedrive import cli
 from practicehub_pipedrive.jsonlines import BadLine, encode_line, parse, write, write_lines
+from practicehub_pipedrive.privacy import private_outputs
 from practicehub_pipedrive.settings import ConfigError, checked
 
 IGNORED = {"SCHEMA", "ACTIVATE_VERSION"}  # input schemas are PracticeHub's; outputs are upserted by source_id
@@ -92,6 +93,7 @@ def run(config_paths: list[str], input_path: str | None) -> None:
 
 
 def main() -> None:
+    private_outputs()
     argv = sys.argv[1:]
     if argv and argv[0] in cli.SUBCOMMANDS:
         cli.main(argv)
