@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 
@@ -38,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--user-token", type=_user_token, action="append", default=[], metavar="EMAIL=TOKEN",
                         help="a token for the user with this email (created as a regular user if missing)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--fixture", default="empty", help="empty, in-use, or a JSON file")
+    parser.add_argument("--fixture", default="empty",
+                        help="empty, in-use, a JSON file of records, or an account snapshot (a twin of that account)")
     parser.add_argument("--db", default=None, help="SQLite file (state survives a restart); default a temp file")
     parser.add_argument("--time-scale", type=float, default=1.0, help="10: the 2 s window lasts 0.2 s")
     parser.add_argument("--daily-budget", type=int, default=None, help="override 30,000 x plan x seats")
@@ -53,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    os.umask(0o077)  # a twin's --db holds the customer's users and contacts: private to this user
     try:
         server = SandboxServer(SandboxOptions(
             api_token=args.api_token, port=args.port, plan=args.plan, seats=args.seats, users=args.users,

@@ -2,7 +2,9 @@
 
 `empty` is what a new Pipedrive company has (users, one pipeline with its stages). `in-use` adds an
 account's history: organizations, persons, deals, activities and a few custom fields ("Source",
-"Lead channel"). A JSON file may list users and records to load instead (see PIPEDRIVE.md).
+"Lead channel"). A JSON file lists pipelines, fields and records to load on top of `empty`; a file
+written by `target-pipedrive snapshot-account` (it has a "snapshot" block) is a whole account instead:
+its users, activity types, fields, pipelines, stages and records, with their ids, make a twin of it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,14 @@ from typing import Any
 from faker import Faker
 
 from .clock import now_v2
-from .fields import FIELD_FAMILIES, field_record, new_field_code, seed_system_fields
+from .fields import (
+    FIELD_FAMILIES,
+    INDUSTRY_OPTIONS,
+    SYSTEM_FIELDS,
+    field_record,
+    new_field_code,
+    seed_system_fields,
+)
 from .store import Store
 
 USER_DOMAIN = "sandbox-clinic.test"
@@ -70,13 +79,20 @@ def initialise(store: Store, api_token: str, users: list[dict[str, Any]], fixtur
     with store.transaction():
         if store.get_meta("initialised") != "1":
             _fill(store, users, fixture, seed)
-        admin = store.query("users", "json_extract(data, '$.is_admin') = 1", limit=1)
+        token_user = store.get_meta("token_user_id")  # a snapshot's: the user whose token took it
+        admin = [store.get("users", int(token_user))] if token_user else store.query(
+            "users", "json_extract(data, '$.is_admin') = 1", limit=1)
         store.set_token(api_token, admin[0]["id"])
         for email, token in user_tokens.items():
             store.set_token(token, _user_by_email(store, email)["id"])
 
 
 def _fill(store: Store, users: list[dict[str, Any]], fixture: str, seed: int) -> None:
+    data = json.loads(Path(fixture).read_text()) if fixture not in ("empty", "", "in-use") else None
+    if isinstance(data, dict) and "snapshot" in data:
+        _load_snapshot(store, data)
+        store.set_meta("initialised", "1")
+        return
     faker = Faker()
     faker.seed_instance(seed)
     for user in users:
@@ -90,8 +106,8 @@ def _fill(store: Store, users: list[dict[str, Any]], fixture: str, seed: int) ->
     _add_pipeline(store, "Pipeline", DEFAULT_STAGES)
     if fixture == "in-use":
         _in_use(store, faker, random.Random(seed))
-    elif fixture not in ("empty", ""):
-        _load_file(store, json.loads(Path(fixture).read_text()))
+    elif data is not None:
+        _load_file(store, data)
     store.set_meta("initialised", "1")
 
 
@@ -103,15 +119,18 @@ def _user_by_email(store: Store, email: str) -> dict[str, Any]:
     return store.insert("users", user_record(uid, email.split("@")[0], email, False))
 
 
-def _add_pipeline(store: Store, name: str, stages: list[str]) -> dict[str, Any]:
+def _add_pipeline(store: Store, name: str, stages: list, given: dict | None = None) -> dict[str, Any]:
+    """A pipeline and its stages: stage names, or (from a snapshot) stage records with their ids."""
     now = now_v2()
     order = len(store.query("pipelines")) + 1
     pipeline = store.insert("pipelines", {"name": name, "order_nr": order, "is_deleted": False,
-                                          "is_deal_probability_enabled": False, "add_time": now, "update_time": now})
+                                          "is_deal_probability_enabled": False, "add_time": now, "update_time": now,
+                                          **(given or {})})
     for order_nr, stage in enumerate(stages, start=1):
-        store.insert("stages", {"name": stage, "pipeline_id": pipeline["id"], "order_nr": order_nr,
-                                "is_deleted": False, "deal_probability": 100, "is_deal_rot_enabled": False,
-                                "days_to_rotten": None, "add_time": now, "update_time": now})
+        record = stage if isinstance(stage, dict) else {"name": stage}
+        store.insert("stages", {"pipeline_id": pipeline["id"], "order_nr": order_nr, "is_deleted": False,
+                                "deal_probability": 100, "is_deal_rot_enabled": False, "days_to_rotten": None,
+                                "add_time": now, "update_time": now, **record})
     return pipeline
 
 
@@ -170,6 +189,50 @@ def _in_use(store: Store, faker: Faker, rng: random.Random) -> None:
                     "deal_id": None, "org_id": None, "note": None}
         del activity["visible_to"]
         store.insert("activities", activity)
+
+
+def _load_snapshot(store: Store, data: dict[str, Any]) -> None:
+    """A twin of the account the snapshot was taken of: the same ids, field codes and option ids."""
+    users = data.get("users") or []
+    if not any(user.get("email") for user in users):
+        raise ValueError("the snapshot lists no users")
+    for user in users:
+        # v1 lists say "admin" in `access` (and `is_you` for whoever asks): the store keeps `is_admin`
+        admin = bool(user.get("is_admin")) or any(a.get("admin") for a in user.get("access") or [])
+        given = {key: value for key, value in user.items() if key != "is_you"}
+        store.insert("users", {**user_record(user["id"], user.get("name") or user["email"], user["email"], admin),
+                               **given, "is_admin": admin})
+    token_user = data["snapshot"].get("token_user_id")
+    if token_user is not None:
+        if store.get("users", token_user) is None:
+            raise ValueError(f"the snapshot's token user {token_user} is not among its users")
+        store.set_meta("token_user_id", str(token_user))
+    types = data.get("activity_types") or [
+        {"id": order, "name": name, "icon_key": key, "key_string": key, "order_nr": order, "active_flag": True,
+         "is_custom_flag": False} for order, (key, name) in enumerate(ACTIVITY_TYPES, start=1)]
+    for activity_type in types:
+        store.insert("activityTypes", dict(activity_type))
+    listed = data.get("fields") or {}
+    for family, endpoint in FIELD_FAMILIES.items():
+        if not listed.get(family):
+            for code, name, field_type in SYSTEM_FIELDS[family]:
+                labels = INDUSTRY_OPTIONS if code == "industry" else None
+                store.insert(endpoint, field_record(store, family, code, name, field_type, False, labels))
+            continue
+        for field in listed[family]:
+            record = field_record(store, family, field["field_code"], field["field_name"], field["field_type"],
+                                  bool(field.get("is_custom_field")))
+            for option in field.get("options") or []:
+                if isinstance(option.get("id"), int):
+                    store.reserve_id("field_options", option["id"])
+            store.insert(endpoint, {**record, **field, "family": family})
+    for pipeline in data.get("pipelines") or []:
+        given = {key: value for key, value in pipeline.items() if key != "stages"}
+        _add_pipeline(store, pipeline["name"], pipeline.get("stages") or [], given)
+    admin_id = int(token_user) if token_user is not None else users[0]["id"]
+    for entity in ("organizations", "persons", "deals", "activities"):
+        for record in data.get(entity) or []:
+            store.insert(entity, {**_base(record.get("owner_id") or admin_id), **record})
 
 
 def _load_file(store: Store, data: dict[str, Any]) -> None:

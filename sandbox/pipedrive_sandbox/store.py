@@ -81,8 +81,16 @@ class Store:
         with self.lock:
             if not data.get("id"):
                 data["id"] = self.next_id(entity)
+            elif isinstance(data["id"], int):
+                self.reserve_id(entity, data["id"])
             self._write(entity, data, insert=True)
             return data
+
+    def reserve_id(self, entity: str, used_id: int) -> None:
+        """An id given from outside (a fixture's): the ids this store hands out next come after it."""
+        with self.lock:
+            self.db.execute("INSERT INTO sequences (entity, last_id) VALUES (?, ?) ON CONFLICT (entity) "
+                            "DO UPDATE SET last_id = max(last_id, excluded.last_id)", (entity, used_id))
 
     def save(self, entity: str, data: dict[str, Any]) -> dict[str, Any]:
         with self.lock:
