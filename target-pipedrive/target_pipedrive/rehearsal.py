@@ -18,6 +18,7 @@ import sqlite3
 import sys
 from collections import Counter
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from target_pipedrive.client import daily_budget
 from target_pipedrive.owners import ConfigurationError
@@ -26,6 +27,17 @@ from target_pipedrive.report import write_private
 MARKER = "REHEARSAL"
 PREEXISTING = "preexisting"  # ledger origin of an adopted record (loader._update_preexisting)
 SCHEMA_OBJECTS = ("pipeline", "stage")
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def check_twin(base_url: str) -> None:
+    """A rehearsal writes: only into a twin on this machine, never into the account it copies."""
+    host = urlsplit(base_url).hostname or ""
+    if host not in LOOPBACK:
+        raise ConfigurationError(
+            f"rehearsal: base_url {host or base_url!r} is not a local twin; set PIPEDRIVE_TWIN_URL to the "
+            "pipedrive-sandbox started with --fixture <snapshot> (http://127.0.0.1:PORT)"
+        )
 
 
 def prepare(state_dir: Path) -> None:

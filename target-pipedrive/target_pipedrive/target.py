@@ -69,6 +69,8 @@ class TargetPipedrive(Target):
         super().__init__(*args, **kwargs)
         self.max_parallelism = 1  # sinks drain in arrival order; the loader parallelises the writes
         self.settings = Settings.from_config(self.config)
+        if self.settings.rehearsal:
+            rehearsal.check_twin(self.settings.base_url)
         self._loader: Loader | None = None
         self._preflight: Preflight | None = None
         self._source_check: SourceCheck | None = None

@@ -12,6 +12,7 @@ import click
 from practicehub_pipedrive.mapping import confirm, dedupe_rule, dump, propose
 
 SUBCOMMANDS = ("propose", "confirm")
+MAKES_PROPOSAL_INPUTS = "`meltano run propose-mapping` reads a sample from PracticeHub and proposes the mapping in one go"
 
 
 class UsageError(click.ClickException):
@@ -62,6 +63,9 @@ def _propose(args: argparse.Namespace) -> None:
     out = Path(args.out)
     if out.exists() and not args.force:
         raise UsageError(f"{out} exists; pass --force to overwrite it")
+    for given in (args.catalog, args.sample):
+        if given and given != "-" and not Path(given).is_file():
+            raise UsageError(f"{given} not found: {MAKES_PROPOSAL_INPUTS} (and writes it)")
     catalog = json.loads(Path(args.catalog).read_text("utf-8")) if args.catalog else None
     records = None
     if args.sample == "-":

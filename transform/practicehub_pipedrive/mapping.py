@@ -59,9 +59,8 @@ def read_mapping(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise MappingError(
-            f"mapping file {path} not found. Propose one with: map-practicehub-pipedrive propose "
-            f"--catalog catalog.json --sample sample.singer --out {path}, review it, then run: "
-            f"{CONFIRM_COMMAND.format(path=path)}"
+            f"mapping file {path} not found. Propose one with `meltano run propose-mapping`, review it, "
+            f"then run: {CONFIRM_COMMAND.format(path=path)}"
         )
     try:
         data = yaml.load(path.read_text("utf-8"), Loader=Loader)  # noqa: S506 (a safe loader)
