@@ -208,6 +208,10 @@ def run_command(argv: list[str]) -> int:
             return run_preflight(settings, sys.stdin)
         if argv[0] == "snapshot-account":
             return run_snapshot(settings, Path(args.out), args.with_records)
+        if argv[0] in ("verify", "rollback"):
+            missing = _nothing_loaded(argv[0], settings.state_dir)
+            if missing is not None:
+                return missing
         if argv[0] == "verify":
             return run_verify(settings)
         return run_rollback(settings, args.run_id, all_runs=args.all, dry_run=args.dry_run)
@@ -252,6 +256,17 @@ def run(argv: list[str]) -> int:
         print("target-pipedrive cannot start: config validation failed (errors above)", file=sys.stderr)
         return EXIT_CONFIG
     return 0
+
+
+def _nothing_loaded(command: str, state_dir: Path) -> int | None:
+    """Verify and rollback read what a load wrote: before any load, one line says which command writes it."""
+    needed = state_dir / ("ledger.sqlite" if command == "verify" else "manifest.jsonl")
+    if needed.is_file():
+        return None
+    print(f"target-pipedrive {command}: nothing to {'verify' if command == 'verify' else 'roll back'} yet, "
+          f"{needed} is written by a load (`meltano run sample-migration` or `meltano run full-migration`)",
+          file=sys.stderr)
+    return EXIT_CONFIG if command == "verify" else 0
 
 
 def _config_message(exc: Exception) -> str:
