@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from target_pipedrive.html_report import main
 
 from tests.report.inputs import write_inputs
