@@ -14,21 +14,25 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 
-@pytest.fixture(scope="session")
-def project_copy(tmp_path_factory) -> Path:
+def copy_project(copy: Path) -> Path:
+    """The checkout's files (tracked and new, not ignored) copied into `copy`."""
     if shutil.which("meltano", path=str(BIN)) is None:
         pytest.skip("meltano is not installed beside this Python (run the tests through scripts/test.sh)")
     listed = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
         cwd=ROOT, capture_output=True, check=True,
     ).stdout.split(b"\0")
-    copy = tmp_path_factory.mktemp("project")
     for name in filter(None, (item.decode() for item in listed)):
         source = ROOT / name
         if source.is_file():
             (copy / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, copy / name)
     return copy
+
+
+@pytest.fixture(scope="session")
+def project_copy(tmp_path_factory) -> Path:
+    return copy_project(tmp_path_factory.mktemp("project"))
 
 
 def meltano_env(project: Path, **extra: str) -> dict[str, str]:
