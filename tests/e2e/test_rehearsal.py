@@ -77,9 +77,9 @@ def _existing_contact(walk: Walkthrough) -> None:
 
     patient = next(row for row in SandboxControl(walk.practicehub.root).records("patients")
                    if row.get("email") and not row.get("deleted"))
-    walk.pipedrive.post("/api/v2/persons", {"name": "Existing contact",
-                                            "emails": [{"value": patient["email"].strip(), "primary": True}]},
-                        walk.pipedrive_token)
+    name = f"{patient['first_name']} {patient['last_name']}"  # adoption needs the same e-mail and name
+    walk.pipedrive.post("/api/v2/persons", {"name": name, "emails": [{"value": patient["email"].strip(),
+                                                                     "primary": True}]}, walk.pipedrive_token)
 
 
 def test_the_snapshot_only_reads_and_says_what_it_cost(rehearsed):

@@ -28,8 +28,9 @@ def test_a_rehearsal_refuses_a_real_migrations_folder(tmp_path):
 
 def test_each_rehearsal_starts_afresh_and_predicts_the_run(harness, sandbox):
     data = harness.practice(n_persons=3)
-    existing = sandbox.snapshot()["persons"][0]["emails"][0]["value"]  # an account contact the load adopts
-    data["persons"][0]["emails"] = [{"value": existing, "primary": True, "label": "work"}]
+    existing = sandbox.snapshot()["persons"][0]  # an account contact the load adopts: same e-mail and name
+    data["persons"][0].update(name=existing["name"], first_name=existing["first_name"],
+                              last_name=existing["last_name"], emails=[dict(existing["emails"][0])])
     first = harness.run(data, rehearsal=True, run_id="rehearsal-1")
     assert first.returncode == 0, first.stderr
     prediction = json.loads((harness.state_dir / "rehearsal.json").read_text())
