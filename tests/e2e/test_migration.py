@@ -76,3 +76,13 @@ def test_report_numbers_match_the_run(migration):
     assert (out / "report" / "migration_report.html").stat().st_size > 0
     last = _summaries(out)[-1]
     assert json.dumps(last["run_id"]) in json.dumps(report)
+
+
+def test_every_output_of_the_demo_is_private(migration):
+    """Logs, Singer captures, snapshots, the sandbox's database, reports: files 0600, folders 0700."""
+    from tests.e2e.walkthrough import loose_modes
+
+    result, out = migration
+    assert result.returncode == 0
+    assert (out / "logs").is_dir() and (out / "pipedrive-account.json").is_file()
+    assert loose_modes(out.parent) == []
