@@ -210,6 +210,13 @@ class Demo:
                     self.start_twin(command)
                 else:
                     self.run_command(command, env=self.twin_env)
+            if step.key == "snapshot":
+                account = self.read("pipedrive-account.json")
+                meta = account["snapshot"]
+                print(f"Snapshot of the account: {len(account['users'])} users, {len(account['pipelines'])} pipelines, "
+                      + ", ".join(f"{len(account[s])} {s}" for s in meta["records_included"])
+                      + f"; read-only: {meta['api_calls']} GET calls, {meta['api_tokens']} tokens. "
+                      f"File: {self.workdir / 'pipedrive-account.json'}")
         self.prediction = self.read("rehearsal/pipedrive/rehearsal.json")
         totals, budget = self.prediction["totals"], self.prediction["budget"]
         print(f"Rehearsal on the twin: the real run will create {totals['create']:,}, adopt {totals['adopt']:,}, "

@@ -40,9 +40,8 @@ class ReadOnlyClient:
     def daily_limit(self) -> int | None:
         return self._client.daily_limit
 
-    @property
-    def daily_remaining(self) -> int | None:
-        return self._client.daily_remaining
+    def close(self) -> None:
+        self._client.close()
 
 
 def take_snapshot(client: ReadOnlyClient, source: str, record_streams: tuple[str, ...]) -> dict:
@@ -85,7 +84,7 @@ def run_snapshot(settings: Settings, out: Path, with_records: bool | None = None
     try:
         data = take_snapshot(client, settings.base_url, streams)
     finally:
-        client._client.close()
+        client.close()
     out.parent.mkdir(parents=True, exist_ok=True)
     write_private(out, json.dumps(data, indent=1, sort_keys=True) + "\n")
     print(summary_text(data, out, daily_budget(settings.plan, settings.seats)), file=sys.stderr)
