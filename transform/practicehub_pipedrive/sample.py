@@ -34,6 +34,7 @@ def select(records: list[tuple[str, dict]], size: int) -> list[bool]:
             chosen[index] = record
     appointment_ids = {_key(record.get("id")) for record in chosen.values()}
     patient_ids = {_key(record.get("patient_id")) for record in chosen.values()}
+    patient_ids |= _merge_partners(records, patient_ids)
     keep = [False] * len(records)
     note_ids, invoice_ids = set(), set()
     for index, (stream, record) in enumerate(records):
@@ -60,6 +61,20 @@ def select(records: list[tuple[str, dict]], size: int) -> list[bool]:
         elif stream == "payments":
             keep[index] = _key(record.get("invoice_id")) in invoice_ids
     return keep
+
+
+def _merge_partners(records: list[tuple[str, dict]], patient_ids: set[str]) -> set[str]:
+    """Patients sharing an email with a sampled one: de-duplication must see them together in the sample as it
+    will in the full run, or the sample lands as a person someone the full run folds into another."""
+    by_email: dict[str, set[str]] = {}
+    for stream, record in records:
+        if stream == "patients" and isinstance(record.get("email"), str) and record["email"].strip():
+            by_email.setdefault("".join(record["email"].split()).lower(), set()).add(_key(record.get("id")))
+    partners: set[str] = set()
+    for group in by_email.values():
+        if len(group) > 1 and group & patient_ids:
+            partners |= group
+    return partners
 
 
 def _sort_id(record: dict) -> tuple[int, str]:
