@@ -7,6 +7,7 @@ import getpass
 import hashlib
 import json
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
@@ -16,6 +17,7 @@ import click
 import yaml
 from target_pipedrive import identity
 
+from practicehub_pipedrive import phi
 from practicehub_pipedrive.degrade import ON_INVALID
 from practicehub_pipedrive.profiling import guess_field, profile_records
 
@@ -23,9 +25,10 @@ Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 
 
 FIELD_TYPES = {"varchar", "text", "double", "monetary", "date", "time", "enum", "set", "phone",
                "address", "org", "people", "user"}
-RULE_KEYS = {"target", "reason", "confidence", "label", "field_type", "options", "phi", "format", "on_invalid",
-             "new_options"}
+RULE_KEYS = {"target", "reason", "confidence", "label", "field_type", "options", "phi", "phi_found", "format",
+             "on_invalid", "new_options"}
 NEW_OPTIONS = ("add", "keep_as_text")
+LABEL_LIMIT = 255  # Pipedrive's field_name maxLength (v2 *Fields)
 WHEN_PARENT_SKIPPED = ("skip", "person")
 STREAM_TARGETS = {"organizations", "persons", "deals", "activities", "notes", "files",
                   "reference", "documented", "consumed", "skip"}
@@ -72,25 +75,52 @@ def read_mapping(path: str | Path) -> dict:
     return data
 
 
+def confirmation_hash(data: dict, non_phi: list[str]) -> str:
+    """The content hash, bound to the fields confirmed as not PHI (none: the plain content hash)."""
+    digest = content_hash(data)
+    if not non_phi:
+        return digest
+    return hashlib.sha256(json.dumps([digest, sorted(non_phi)]).encode("utf-8")).hexdigest()
+
+
+def non_phi_overrides(data: dict) -> list[dict]:
+    """Fields sent as not PHI that the source did not mark so (`confirm` shows them and binds them)."""
+    return phi.non_phi_overrides(data, default_mapping())
+
+
 def check_confirmed(data: dict, path: str | Path) -> None:
     """Refuse an unconfirmed map, or one changed since it was confirmed."""
     how = f"Review it, then run: {CONFIRM_COMMAND.format(path=path)}"
     mark = data.get("confirmed")
     if not isinstance(mark, dict) or not mark.get("sha256"):
         raise MappingError(f"mapping file {path} is not confirmed. {how}")
-    if mark["sha256"] != content_hash(data):
+    overrides = [item["mark"] for item in non_phi_overrides(data)]
+    confirmed = sorted(mark.get("non_phi") or [])
+    if confirmed != overrides and mark["sha256"] == content_hash(data):
+        new = sorted(set(overrides) - set(confirmed))
+        raise MappingError(f"mapping file {path} sends fields as not PHI that were not confirmed as such "
+                           f"({', '.join(new[:6]) or 'none'}): the source marks them PHI or does not classify "
+                           f"them. {how}")
+    if mark["sha256"] != confirmation_hash(data, overrides):
         raise MappingError(f"mapping file {path} changed since it was confirmed by {mark.get('by')}. {how}")
 
 
 def confirm(path: str | Path, by: str | None = None, at: datetime | None = None) -> dict:
-    """Write (or replace) the `confirmed:` block at the end of the file, keeping the rest verbatim."""
+    """Write (or replace) the `confirmed:` block at the end of the file, keeping the rest verbatim.
+
+    Fields marked not PHI that the source did not mark so are listed in the block (`non_phi`) and bound
+    into its hash: a later change of any of them needs a new confirmation.
+    """
     path = Path(path)
     data = read_mapping(path)
+    overrides = [item["mark"] for item in non_phi_overrides(data)]
     mark = {
-        "sha256": content_hash(data),
+        "sha256": confirmation_hash(data, overrides),
         "by": by or getpass.getuser(),
         "at": (at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+    if overrides:
+        mark["non_phi"] = overrides
     body = _without_confirmed_block(path.read_text("utf-8")).rstrip("\n")
     block = yaml.safe_dump({"confirmed": mark}, sort_keys=False, allow_unicode=True)
     path.write_text(f"{body}\n{block}", "utf-8")
@@ -147,6 +177,16 @@ def validate(data: dict, path: str | Path) -> None:
                             f"streams.{stream}.{section}.{source}: field_type {rule.get('field_type')!r} "
                             f"is not one of {sorted(FIELD_TYPES)}"
                         )
+    selected = data.get("minimum_necessary")
+    if selected is not None:
+        marks = set(phi_marks(data))
+        if not isinstance(selected, list) or not all(isinstance(item, str) for item in selected):
+            problems.append("minimum_necessary must be a list of PHI marks such as patients.dob")
+        else:
+            unknown = sorted(set(selected) - marks)
+            if unknown:
+                problems.append(f"minimum_necessary names {', '.join(unknown)}, which the mapping does not mark "
+                                f"PHI (its PHI marks: {', '.join(sorted(marks)) or 'none'})")
     if problems:
         raise MappingError(f"mapping file {path} is invalid: " + "; ".join(problems))
 
@@ -206,7 +246,8 @@ class StreamPlan:
     fields: list[FieldRule] = field(default_factory=list)
     custom_fields: list[FieldRule] = field(default_factory=list)
     extra: dict = field(default_factory=dict)
-    phi_dropped: list[str] = field(default_factory=list)
+    phi_dropped: list[str] = field(default_factory=list)  # "<section>.<source>" left out by the PHI policy
+    phi_left_out: bool = False  # a PHI stream the policy leaves out: its records are skipped as phi_excluded
     _targets: dict[str, str] | None = field(default=None, repr=False)
 
     def targets(self) -> dict[str, str]:
@@ -236,18 +277,27 @@ def _rules(source: str, raw: dict | list) -> list[FieldRule]:
     ]
 
 
-def stream_plans(data: dict, *, include_phi: bool) -> dict[str, StreamPlan]:
+def stream_plans(data: dict, *, include_phi: bool, left_out: frozenset[str] = frozenset()) -> dict[str, StreamPlan]:
+    """Plans with the PHI the run may not carry taken out: all of it when not `include_phi`, else what
+    `minimum_necessary` (when the mapping has it) does not select, and the marks in `left_out`."""
+    selected = data.get("minimum_necessary")
+    carried = None if selected is None else set(selected)
+
+    def carries(mark: str) -> bool:
+        return include_phi and (carried is None or mark in carried) and mark not in left_out
+
     plans = {}
     for name, entry in data["streams"].items():
         entry = entry or {}
         plan = StreamPlan(name=name, target=entry["target"], reason=entry.get("reason", ""),
                           phi=bool(entry.get("phi", False)))
+        plan.phi_left_out = plan.phi and not carries(name)
         plan.extra = {key: value for key, value in entry.items()
-                      if key not in ("target", "reason", "phi", "fields", "custom_fields")}
+                      if key not in ("target", "reason", "phi", "phi_found", "fields", "custom_fields")}
         for section, bucket in (("fields", plan.fields), ("custom_fields", plan.custom_fields)):
             for source, raw in (entry.get(section) or {}).items():
                 for rule in _rules(source, raw):
-                    if rule.phi and not include_phi:
+                    if rule.phi and not carries(phi.mark_of(name, section, source)):
                         plan.phi_dropped.append(f"{section}.{source}")
                     else:
                         bucket.append(rule)
@@ -256,7 +306,8 @@ def stream_plans(data: dict, *, include_phi: bool) -> dict[str, StreamPlan]:
 
 
 def phi_marks(data: dict) -> list[str]:
-    """Every place the mapping marks PHI: whole streams and single fields."""
+    """Every place the mapping marks PHI: whole streams and single fields (`patients.dob`,
+    `patients.custom_fields.mrn`)."""
     marks = []
     for name, entry in data["streams"].items():
         entry = entry or {}
@@ -265,14 +316,19 @@ def phi_marks(data: dict) -> list[str]:
         for section in ("fields", "custom_fields"):
             for source, raw in (entry.get(section) or {}).items():
                 if any(rule.phi and rule.target != "skip" for rule in _rules(source, raw)):
-                    marks.append(f"{name}.{source}")
+                    marks.append(phi.mark_of(name, section, source))
     return marks
 
 
 # --- propose -------------------------------------------------------------------------------------
 
-def propose(catalog: dict | None, records: dict[str, list[dict]] | None) -> dict:
-    """A mapping for every stream and field seen in the catalog and/or sample records (offline)."""
+def propose(catalog: dict | None, records: dict[str, list[dict]] | None,
+            definitions: list[dict] | None = None) -> dict:
+    """A mapping for every stream and field seen in the catalog and/or sample records (offline).
+
+    `definitions` are PracticeHub's patient custom field definitions read in full (the audit's); without them
+    only the definitions in `records` are known. Either way a patient-level field nobody classified is PHI.
+    """
     defaults = default_mapping()
     records = records or {}
     seen_fields: dict[str, list[str]] = {}
@@ -283,6 +339,8 @@ def propose(catalog: dict | None, records: dict[str, list[dict]] | None) -> dict
         names = seen_fields.setdefault(name, [])
         for row in rows:
             names.extend(key for key in row if key not in names)
+    if definitions is None:
+        definitions = records.get("patient_custom_fields", [])
     proposed = {key: value for key, value in defaults.items() if key != "streams"}
     proposed["streams"] = {}
     for stream in seen_fields or defaults["streams"]:
@@ -296,14 +354,20 @@ def propose(catalog: dict | None, records: dict[str, list[dict]] | None) -> dict
             if "fields" in entry and name not in entry["fields"] and name != "custom_fields":
                 taken = {rule["target"] for raw in entry["fields"].values()
                          for rule in (raw if isinstance(raw, list) else [raw])}
-                entry["fields"][name] = guess_field(name, profiles.get(name), entry["target"], taken)
+                rule = guess_field(name, profiles.get(name), entry["target"], taken)
+                if stream in phi.PATIENT_STREAMS and rule["target"] not in phi.NOT_SENT:
+                    rule.update(phi=True, phi_found=None, reason=f"{rule['reason']}; {phi.UNCLASSIFIED}")
+                entry["fields"][name] = rule
         _fill_options(stream, entry, profiles, records)
+        if stream == "patients":
+            _patient_custom_fields(entry, definitions, records.get("patients", []))
+        _unique_labels(entry)
         proposed["streams"][stream] = entry
     return proposed
 
 
 def _fill_options(stream: str, entry: dict, profiles: dict, records: dict[str, list[dict]]) -> None:
-    """Pick-list options from the values seen: field profiles, custom field definitions, types."""
+    """Pick-list options from the values seen: field profiles and appointment types."""
     for source, raw in (entry.get("fields") or {}).items():
         for rule in raw if isinstance(raw, list) else [raw]:
             if rule.get("field_type") != "enum":
@@ -316,35 +380,81 @@ def _fill_options(stream: str, entry: dict, profiles: dict, records: dict[str, l
                 values = sorted(profiles[source].distinct)
                 rule["options"] = sorted(set(rule.get("options") or []) | set(values))
                 rule["reason"] = f"{rule['reason']}; {len(values)} distinct values seen"
-    if stream != "patients":
-        return
-    definitions = {row.get("name"): row for row in records.get("patient_custom_fields", [])}
-    seen = {item.get("name") for row in records.get("patients", []) for item in row.get("custom_fields") or []}
+
+
+def _patient_custom_fields(entry: dict, definitions: list[dict], patients: list[dict]) -> None:
+    """One rule per patient custom field, classified and labelled from PracticeHub's definitions."""
+    by_name = {str(row.get("name")): row for row in definitions if isinstance(row, dict) and row.get("name")}
+    seen_labels: dict[str, str] = {}
+    for row in patients:
+        for item in row.get("custom_fields") or []:
+            if isinstance(item, dict) and item.get("name"):
+                seen_labels.setdefault(str(item["name"]), str(item.get("label") or ""))
     custom = entry.setdefault("custom_fields", {})
-    for name in sorted(n for n in set(definitions) | seen if n):
-        definition = definitions.get(name) or {}
-        if name in custom:
-            rules = custom[name] if isinstance(custom[name], list) else [custom[name]]
-            first = rules[0]
-            if definition.get("label"):
-                first["label"] = definition["label"]
-            if definition.get("field_type") == "select":
-                first["field_type"] = "enum"
-                first["options"] = [str(option) for option in definition.get("options") or []]
+    for name in sorted(set(by_name) | set(seen_labels)):
+        definition = by_name.get(name) or {}
+        if name not in custom:
+            custom[name] = _rule_from_definition(name, definition, seen_labels.get(name))
             continue
-        custom[name] = _rule_from_definition(name, definition)
+        rules = custom[name] if isinstance(custom[name], list) else [custom[name]]
+        first = rules[0]
+        if definition.get("label"):
+            first["label"] = pipedrive_label(definition["label"])
+        if definition.get("field_type") == "select":
+            first["field_type"] = "enum"
+            first["options"] = [pipedrive_label(option) for option in definition.get("options") or []]
+        known = any(rule.get("phi") for rule in rules)
+        is_phi, found, why = phi.classify(known, phi.source_mark(definition))
+        if is_phi != known or found is not known:
+            for rule in rules:
+                rule["phi"], rule["phi_found"] = is_phi, found
+            first["reason"] = f"{first['reason']}; {why}"
 
 
-def _rule_from_definition(name: str, definition: dict) -> dict:
+def _rule_from_definition(name: str, definition: dict, seen_label: str | None = None) -> dict:
     kind = {"text": "varchar", "date": "date", "select": "enum", "number": "double"}.get(
         definition.get("field_type"), "varchar")
-    rule = {"target": f"custom_fields.{name}", "label": definition.get("label") or name.replace("_", " ").title(),
-            "field_type": kind, "phi": bool(definition.get("phi")),
-            "reason": "patient custom field definition" if definition else "custom field seen in records",
+    is_phi, found, why = phi.classify(None, phi.source_mark(definition))
+    label = definition.get("label") or seen_label or name.replace("_", " ").title()
+    rule = {"target": f"custom_fields.{name}", "label": pipedrive_label(label), "field_type": kind,
+            "phi": is_phi, "phi_found": found,
+            "reason": f"{'patient custom field definition' if definition else 'custom field seen in records'}; {why}",
             "confidence": 0.9 if definition else 0.6}
     if kind == "enum":
-        rule["options"] = [str(option) for option in definition.get("options") or []]
+        rule["options"] = [pipedrive_label(option) for option in definition.get("options") or []]
     return rule
+
+
+# Characters that belong to the one before them: a label is never cut between the two.
+_JOINERS = {"\u200d", "\ufe0f", "\ufe0e", "\u20e3"}
+
+
+def pipedrive_label(text: object, limit: int = LABEL_LIMIT) -> str:
+    """The practice's own words (emoji included) on one line, within Pipedrive's length limit."""
+    label = " ".join(str(text).split())
+    if len(label) <= limit:
+        return label
+    cut = limit
+    while cut > 0 and (label[cut] in _JOINERS or unicodedata.combining(label[cut])
+                       or label[cut - 1] == "\u200d" or 0x1F3FB <= ord(label[cut]) <= 0x1F3FF):
+        cut -= 1  # don't split an emoji sequence or a letter from its accent
+    return label[:cut].rstrip()
+
+
+def _unique_labels(entry: dict) -> None:
+    """Two custom fields with one label would become one Pipedrive field: the later ones get their name added."""
+    used: set[str] = set()
+    for section in ("fields", "custom_fields"):
+        for source, raw in (entry.get(section) or {}).items():
+            for rule in raw if isinstance(raw, list) else [raw]:
+                if not isinstance(rule, dict) or not str(rule.get("target", "")).startswith("custom_fields."):
+                    continue
+                label = str(rule.get("label") or rule["target"].removeprefix("custom_fields."))
+                if label.casefold() in used:
+                    suffix = f" ({source})"
+                    label = pipedrive_label(label, LABEL_LIMIT - len(suffix)) + suffix
+                    rule["label"] = label
+                used.add(label.casefold())
 
 
 def dump(data: dict) -> str:
