@@ -1,7 +1,10 @@
 """The PracticeHub side of a migration audit: what is there, and how long extracting it will take.
 
-One request per resource (``page_size=1`` reads ``total_entries``), one per appointment status, and the
-lists of appointment types and patient custom fields; all through the tap's own paced client.
+One request per resource (its first page: ``total_entries`` and up to ``page_size`` records), one per
+appointment status, and the lists of appointment types and patient custom fields (every page); all through
+the tap's own paced client. Besides the report it writes what the mapper's ``propose`` reads when present:
+``patient_custom_fields.json`` (the definitions, read in full) and ``profile-sample.jsonl`` (the records of
+those first pages, for value profiling: patient data, so owner-only), at no extra request.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -16,11 +20,14 @@ from tap_practicehub.privacy import private_outputs
 from tap_practicehub.tap import TapPracticeHub
 
 APPOINTMENT_STATUSES = ("pending", "arrived", "processed", "missed", "cancelled")
+DEFINITIONS_FILE = "patient_custom_fields.json"
+PROFILE_FILE = "profile-sample.jsonl"
+NOT_PROFILED = ("url",)  # a pre-signed link to a file's bytes: a short-lived credential, not a value to profile
 
 
-def _read_all(api, resource: str) -> list[dict]:
+def _read_all(api, resource: str, page_size: int) -> list[dict]:
     rows: dict[int, dict] = {}
-    page = api.get(resource, {"page_size": 100})
+    page = api.get(resource, {"page_size": page_size})
     while True:
         rows.update({row["id"]: row for row in page.rows})
         if not page.next_url:
@@ -32,21 +39,23 @@ def run_audit(config: dict) -> dict:
     tap = TapPracticeHub(config=config, validate_config=True)
     api = tap.api
     page_size = int(config.get("page_size", 100))
+    profile: dict[str, dict] = {}  # stream → id → record: the first pages, read for their counts anyway
     try:
         resources = {}
         for stream in tap.discover_streams():
-            resources[stream.name] = api.get(stream.name, {"page_size": 1}).total_entries
+            page = api.get(stream.name, {"page_size": page_size})
+            resources[stream.name] = page.total_entries
+            _keep(profile, stream.name, page.rows)
         statuses = {}
         for status in APPOINTMENT_STATUSES:
-            page = api.get("appointments", {"page_size": 1, "status": f"eq:{status}"})
+            page = api.get("appointments", {"page_size": page_size, "status": f"eq:{status}"})
             if any(row.get("status") != status for row in page.rows):
                 raise RuntimeError("PracticeHub ignored the appointments status filter: counts by status unknown")
             statuses[status] = page.total_entries
-        appointment_types = sorted({row.get("name") or "" for row in _read_all(api, "appointment_types")})
-        custom_fields = [
-            {key: row.get(key) for key in ("name", "label", "field_type", "phi")}
-            for row in _read_all(api, "patient_custom_fields")
-        ]
+            _keep(profile, "appointments", page.rows)  # every status profiled, however rare
+        appointment_types = sorted({row.get("name") or "" for row in _read_all(api, "appointment_types", page_size)})
+        definitions = _read_all(api, "patient_custom_fields", page_size)
+        custom_fields = [{key: row.get(key) for key in ("name", "label", "field_type", "phi")} for row in definitions]
         requests_used = api.stats.requests
     finally:
         api.close()
@@ -67,8 +76,23 @@ def run_audit(config: dict) -> dict:
             "requests_per_second": rate,
             "minimum_seconds": round(pages / rate, 1),
         },
+        "profile": {
+            "records": sum(len(rows) for rows in profile.values()),
+            "streams": {name: len(rows) for name, rows in profile.items()},
+            "extra_requests": 0,
+            "note": "the first page of each resource and of each appointment status, read for the counts",
+        },
         "audit_requests": requests_used,
+        "audit_seconds_at_rate": round(requests_used / rate, 1),
+        "patient_custom_field_definitions": definitions,
+        "profile_sample": {name: list(rows.values()) for name, rows in profile.items()},
     }
+
+
+def _keep(profile: dict[str, dict], stream: str, rows: list[dict]) -> None:
+    bucket = profile.setdefault(stream, {})
+    for row in rows:
+        bucket.setdefault(row.get("id"), {key: value for key, value in row.items() if key not in NOT_PROFILED})
 
 
 def render_markdown(audit: dict) -> str:
@@ -84,10 +108,16 @@ def render_markdown(audit: dict) -> str:
         for field in source["patient_custom_fields"]
     ]
     hours = estimate["minimum_seconds"] / 3600
+    profile = audit.get("profile") or {}
     lines += [
         "",
         f"Extraction: {estimate['pages']:,} pages at {estimate['requests_per_second']:g} requests/s "
         f"({estimate['api_keys']} key(s)) → at least {estimate['minimum_seconds']:,.0f} s ({hours:.2f} h).",
+        "",
+        f"This audit: {audit['audit_requests']:,} requests (at least {audit.get('audit_seconds_at_rate', 0):,.0f} s "
+        f"at that rate). They also read {profile.get('records', 0):,} records for the mapping proposal's value "
+        f"profile ({PROFILE_FILE}, {profile.get('extra_requests', 0)} extra requests) and every patient custom "
+        f"field definition ({DEFINITIONS_FILE}).",
         "",
     ]
     return "\n".join(lines)
@@ -114,6 +144,20 @@ def _typed(config: dict) -> dict:
     return typed
 
 
+def write_proposal_inputs(out: Path, definitions: list[dict], profile: dict[str, list[dict]]) -> None:
+    """What `map-practicehub-pipedrive propose` reads from this folder when present."""
+    (out / DEFINITIONS_FILE).write_text(json.dumps(
+        {"complete": True, "count": len(definitions), "definitions": definitions}, indent=2, ensure_ascii=False) + "\n")
+    lines = "".join(json.dumps({"type": "RECORD", "stream": stream, "record": record}, ensure_ascii=False) + "\n"
+                    for stream, rows in profile.items() for record in rows)
+    path = out / PROFILE_FILE
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.unlink(missing_ok=True)  # os.open keeps an existing file's mode
+    with os.fdopen(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as handle:
+        handle.write(lines)  # patient records: owner-only, like the tap's downloaded files
+    os.replace(temporary, path)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tap-practicehub-audit", description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True, help="tap config JSON file, or ENV for TAP_PRACTICEHUB_* variables")
@@ -131,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    write_proposal_inputs(out, audit.pop("patient_custom_field_definitions"), audit.pop("profile_sample"))
     (out / "practicehub-audit.json").write_text(json.dumps(audit, indent=2) + "\n")
     (out / "practicehub-audit.md").write_text(render_markdown(audit))
     estimate = audit["extraction_estimate"]

@@ -9,7 +9,16 @@ from pathlib import Path
 
 import click
 
-from practicehub_pipedrive.mapping import confirm, dedupe_rule, dump, propose
+from practicehub_pipedrive.mapping import (
+    confirm,
+    dedupe_rule,
+    dump,
+    non_phi_overrides,
+    phi_summary,
+    propose,
+    read_mapping,
+)
+from practicehub_pipedrive.proposal_inputs import merged_records, read_audit
 
 SUBCOMMANDS = ("propose", "confirm")
 MAKES_PROPOSAL_INPUTS = "`meltano run propose-mapping` reads a sample from PracticeHub and proposes the mapping in one go"
@@ -42,6 +51,7 @@ def main(argv: list[str]) -> None:
     proposing.add_argument("--sample", help="Singer messages (a sample of the tap's output); '-' for stdin")
     proposing.add_argument("--out", required=True, help="the mapping file to write")
     proposing.add_argument("--force", action="store_true", help="overwrite an existing file")
+    proposing.add_argument("--audit", help="the audit's folder (default: audit/ beside the --out file's folder)")
     confirming = commands.add_parser("confirm", help="mark a reviewed mapping file as confirmed")
     confirming.add_argument("--mapping", required=True, help="the mapping file")
     confirming.add_argument("--by", help="who confirms (default: the current user)")
@@ -52,6 +62,7 @@ def main(argv: list[str]) -> None:
         if args.command == "propose":
             _propose(args)
         else:
+            _show_non_phi(args.mapping)
             mark = confirm(args.mapping, by=args.by)
             print(f"confirmed {args.mapping} (sha256 {mark['sha256'][:12]}..., by {mark['by']})")
     except click.ClickException as error:
@@ -75,10 +86,25 @@ def _propose(args: argparse.Namespace) -> None:
             records = read_sample(handle)
     if catalog is None and records is None:
         raise UsageError("give --catalog and/or --sample (use --sample - to read Singer messages from stdin)")
-    proposal = propose(catalog, records)
-    out.write_text(dump(proposal), "utf-8")
+    audit = read_audit(Path(args.audit) if args.audit else out.parent / "audit")
+    proposal = propose(catalog, merged_records(records, audit.records), audit.definitions)
+    out.write_text(dump(proposal, audit.describe()), "utf-8")
     streams = proposal["streams"]
     rule = dedupe_rule(proposal)
     merging = f"only the same {' + '.join(rule)}" if rule else "nothing"
     print(f"proposed {out}: {len(streams)} streams; de-duplication merges {merging} (dedupe.match_on); "
           f"review it, then run: map-practicehub-pipedrive confirm --mapping {out}")
+    for line in [*audit.describe(), *phi_summary(proposal)]:
+        print(f"  {line}")
+
+
+def _show_non_phi(path: str) -> None:
+    """What the reviewer is about to confirm: every field sent as not PHI that the source did not mark so."""
+    overrides = non_phi_overrides(read_mapping(path))
+    if not overrides:
+        print("every field the mapping sends as not PHI is marked not PHI by PracticeHub or the known fields")
+        return
+    print(f"{len(overrides)} fields are sent as NOT PHI although the source did not mark them so "
+          "(they go to Pipedrive under phi_policy 'exclude'; this confirmation covers them):")
+    for item in overrides:
+        print(f"  {item['mark']} ({item['label']}): {item['found']}")

@@ -457,9 +457,29 @@ def _unique_labels(entry: dict) -> None:
                 used.add(label.casefold())
 
 
-def dump(data: dict) -> str:
+def phi_summary(data: dict) -> list[str]:
+    """How the proposal classified patient data, in one line per kind (for propose's output)."""
+    counts = {True: 0, False: 0, None: 0}
+    for entry in data["streams"].values():
+        for raw in (entry.get("custom_fields") or {}).values():
+            rules = raw if isinstance(raw, list) else [raw]
+            if rules and "phi_found" in rules[0]:
+                counts[rules[0]["phi_found"]] += 1
+        for raw in (entry.get("fields") or {}).values():
+            rules = raw if isinstance(raw, list) else [raw]
+            if rules and "phi_found" in rules[0] and rules[0]["phi_found"] is None:
+                counts[None] += 1
+    return [f"PHI: {len(phi_marks(data))} PHI marks; patient custom fields marked PHI {counts[True]}, "
+            f"not PHI {counts[False]}; {counts[None]} fields nobody classified, proposed as PHI (set phi: false "
+            "in the file to send one; confirm lists them)"]
+
+
+def dump(data: dict, notes: list[str] | None = None) -> str:
     header = ("# Proposed by map-practicehub-pipedrive propose. Review every line (target, reason, confidence),\n"
               "# then confirm with: map-practicehub-pipedrive confirm --mapping <this file>\n"
               "# dedupe.match_on: when two patients are one person. [email, name, date_of_birth] (default),\n"
-              "# [email, name], [email] (families sharing an address become one person) or off.\n")
+              "# [email, name], [email] (families sharing an address become one person) or off.\n"
+              "# PHI: a patient field is PHI when PracticeHub or the known fields mark it, or when nobody\n"
+              "# classified it (phi_found: null); phi: false on such a field is listed by confirm.\n")
+    header += "".join(f"# {note}\n" for note in notes or [])
     return header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110)

@@ -56,6 +56,11 @@ class FieldRegistry:
         self.fields[logical] = {"name": name, "field_type": field_type, "options": listed, "phi": phi}
         self.changed = True
 
+    def remove(self, logical: str) -> None:
+        """A field the run may not send after all (PracticeHub marks it PHI)."""
+        if self.fields.pop(logical, None) is not None:
+            self.changed = True
+
     def add_options(self, logical: str, labels: list[str]) -> None:
         options = self.fields[logical]["options"]
         for label in labels:
@@ -72,7 +77,8 @@ class FieldRegistry:
 
 
 def schema_message(stream: str, registry: FieldRegistry | None, pipelines: list | None = None,
-                   identity: dict | None = None) -> dict:
+                   identity: dict | None = None, phi: dict | None = None) -> dict:
+    """`phi` (entity streams): the run's policy and the PHI it left out, for the target's own check."""
     if stream == "skipped":
         schema = SKIPPED
     elif stream == "degraded":
@@ -80,6 +86,8 @@ def schema_message(stream: str, registry: FieldRegistry | None, pipelines: list 
     else:
         properties = {**REFS, **PROPERTIES[stream], "custom_fields": registry.json_schema()}
         schema = {"type": "object", "properties": properties}
+        if phi is not None:
+            schema["x-phi"] = phi
         if pipelines is not None:
             schema = {**schema, "x-pipedrive-pipelines": pipelines}
         if identity is not None:  # the target adopts account persons on the rule the mapper merged by

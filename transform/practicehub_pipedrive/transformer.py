@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from practicehub_pipedrive import dedupe, phi, sample, schemas, workflows
+from practicehub_pipedrive import dedupe, phi, phi_values, sample, schemas, workflows
 from practicehub_pipedrive.convert import BadValue, Clock
 from practicehub_pipedrive.degrade import (
     DEFAULT_ON_INVALID,
@@ -62,6 +62,7 @@ def from_config(config: dict) -> Transformer:
 class Transformer:
     def __init__(self, config: dict, mapping: dict) -> None:
         self.include_phi = phi.include_phi(config, phi_marks(mapping))
+        self.mapping = mapping
         self.plans = stream_plans(mapping, include_phi=self.include_phi)
         self.limits = mapping.get("limits") or {}
         self.on_invalid = mapping.get("on_invalid") or DEFAULT_ON_INVALID
@@ -92,6 +93,13 @@ class Transformer:
         self._converters: dict[tuple, list[tuple]] = {}
         self._org_names: dict[str, str] = {}
         self._prepare_plans(mapping)
+        self.phi_values = phi_values.PhiValues(mapping, self.plans, config.get("phi_policy") or "refuse")
+        # The person SCHEMA names the PHI the target must never send under this policy (its second line).
+        self.phi_schema = {"policy": "include" if self.include_phi else "exclude",
+                           "left_out_properties": self._left_out_properties(mapping),
+                           "left_out_streams": sorted(name for name, plan in self.plans.items() if plan.phi_left_out)}
+        for name, definition in sorted(self.reference.custom_field_definitions.items()):
+            self._check_definition(name, definition.get("phi"))  # what an earlier run learnt (delta runs)
 
     def _prepare_plans(self, mapping: dict) -> None:
         self.standard: dict[str, list[tuple[str, str]]] = {}
@@ -184,6 +192,7 @@ class Transformer:
         # A sample keeps no state: it reports its own decisions and leaves the migration's report alone.
         self.dedupe.write_report(self.reports_dir, sample=bool(self.sample_size),
                                  cumulative=not self.sample_size or not self.state_file.exists())
+        self.phi_values.write(self.reports_dir)
         self.workflows.write(self.reports_dir)
         report = self.reconciliation.write(self.reports_dir)
         logger.info("Reconciliation %s: %s", "balanced" if report["balanced"] else "NOT balanced",
@@ -204,8 +213,11 @@ class Transformer:
         if plan.target in COUNTED:
             self._counted(plan, record)
             return
-        if plan.phi and not self.include_phi:
-            self._skip(stream, record, "phi_excluded", f"{stream} holds PHI and phi_policy is 'exclude'")
+        if self.phi_values.active:
+            self.phi_values.observe(stream, record)
+        if plan.phi_left_out:
+            why = "phi_policy is 'exclude'" if not self.include_phi else "minimum_necessary does not select it"
+            self._skip(stream, record, "phi_excluded", f"{stream} holds PHI and {why}")
             return
         stripped = self.stripped.get(stream)
         if stripped:
@@ -274,13 +286,52 @@ class Transformer:
 
     def _learn_definition(self, record: dict) -> None:
         name = str(record.get("name") or "")
+        marked = phi.source_mark(record)
         self.reference.custom_field_definitions[name] = {
             "label": record.get("label"), "field_type": record.get("field_type"),
-            "options": [str(option) for option in record.get("options") or []]}
+            "options": [str(option) for option in record.get("options") or []], "phi": marked}
+        self._check_definition(name, marked)
         for rule in self.list_rules.get("patients", []):
             if rule.source == name and rule.field_type in ("enum", "set") and not rule.options:
                 self.registries["persons"].add_options(rule.logical_name,
                                                        [str(option) for option in record.get("options") or []])
+
+    def _left_out_properties(self, mapping: dict) -> dict[str, list[str]]:
+        """Output stream → standard properties whose PHI source the policy left out (persons: birthday)."""
+        found: dict[str, set[str]] = {}
+        for name, plan in self.plans.items():
+            fields = (mapping["streams"][name] or {}).get("fields") or {}
+            for mark in plan.phi_dropped:
+                if not mark.startswith("fields."):
+                    continue
+                raw = fields.get(mark.removeprefix("fields."))
+                for rule in raw if isinstance(raw, list) else [raw]:
+                    target = str((rule or {}).get("target"))
+                    if target in schemas.PROPERTIES.get(plan.target, ()):
+                        found.setdefault(plan.target, set()).add(target)
+        return {stream: sorted(names) for stream, names in sorted(found.items())}
+
+    def _check_definition(self, name: str, marked: bool | None) -> None:
+        """PracticeHub marks a field PHI that the mapping sends as not PHI, unconfirmed: leave it out anyway."""
+        plan = self.plans.get("patients")
+        if not marked or plan is None:
+            return
+        mark = phi.mark_of("patients", "custom_fields", name)
+        if mark in self.phi_values.confirmed_not_phi:
+            return  # the reviewer saw PracticeHub's mark and confirmed the field as not PHI
+        rules = [rule for rule in plan.custom_fields if rule.source == name and not rule.phi]
+        carried = self.include_phi and mark in (self.mapping.get("minimum_necessary") or [mark])
+        if not rules or carried:
+            return
+        plan.custom_fields[:] = [rule for rule in plan.custom_fields if rule not in rules]
+        plan.phi_dropped.append(f"custom_fields.{name}")
+        self.list_rules["patients"] = list(plan.custom_fields)
+        for rule in rules:
+            self.registries["persons"].remove(rule.logical_name)
+        self.phi_values.leave_out("patients", name, "PracticeHub marks it PHI (seen at run time; the mapping "
+                                  "sent it as not PHI without confirming that)", plan)
+        logger.warning("patients.custom_fields.%s: PracticeHub marks it PHI; left out (the mapping sends it as not "
+                       "PHI but that was not confirmed: re-run propose and confirm)", name)
 
     def _skip(self, stream: str, record: dict, reason: str, detail: str) -> None:
         identifier = record.get("id") if isinstance(record, dict) else None
@@ -311,9 +362,11 @@ class Transformer:
                              for name, stages in self.pipelines.items()]
                 self.pipelines_changed = False
             identity = self.dedupe.contract if stream == "persons" else None
-            self.out.append(schemas.schema_message(stream, registry, pipelines, identity))
+            self.out.append(schemas.schema_message(stream, registry, pipelines, identity, self.phi_schema))
             self.schema_sent.add(stream)
             if registry is not None:
                 registry.changed = False
+        if self.phi_values.by_patient:
+            record = self.phi_values.clean(stream, record, self.reference.merged)
         self.out.append({"type": "RECORD", "stream": stream, "record": record})
         self.reconciliation.emitted[stream] += 1
