@@ -96,12 +96,11 @@ def check_confirmed(data: dict, path: str | Path) -> None:
         raise MappingError(f"mapping file {path} is not confirmed. {how}")
     overrides = [item["mark"] for item in non_phi_overrides(data)]
     confirmed = sorted(mark.get("non_phi") or [])
-    if confirmed != overrides and mark["sha256"] == content_hash(data):
-        new = sorted(set(overrides) - set(confirmed))
+    if mark["sha256"] == content_hash(data) and overrides and not confirmed:
         raise MappingError(f"mapping file {path} sends fields as not PHI that were not confirmed as such "
-                           f"({', '.join(new[:6]) or 'none'}): the source marks them PHI or does not classify "
+                           f"({', '.join(overrides[:6])}): the source marks them PHI or does not classify "
                            f"them. {how}")
-    if mark["sha256"] != confirmation_hash(data, overrides):
+    if mark["sha256"] != confirmation_hash(data, overrides) or confirmed != overrides:
         raise MappingError(f"mapping file {path} changed since it was confirmed by {mark.get('by')}. {how}")
 
 

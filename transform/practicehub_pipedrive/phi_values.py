@@ -85,7 +85,7 @@ class PhiValues:
         self.dropped_custom[name] = {mark.removeprefix("custom_fields.") for mark in plan.phi_dropped
                                      if mark.startswith("custom_fields.")}
         self.mapped_fields[name] = {rule.source for rule in plan.fields} | self.dropped_fields[name]
-        self.carried_custom[name] = {rule.source for rule in plan.custom_fields if not rule.phi}
+        self.carried_custom[name] = {rule.source for rule in plan.custom_fields}
 
     def leave_out(self, stream: str, name: str, why: str, plan) -> None:  # noqa: ANN001
         """A custom field PracticeHub marks PHI at run time that the mapping carries unconfirmed."""
