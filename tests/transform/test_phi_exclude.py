@@ -7,7 +7,13 @@ import json
 from practicehub_pipedrive.mapping import confirm, dump, propose
 
 from tests.transform.helpers import base_config, run_mapper, singer_lines
-from tests.transform.phi_practice import MEDICARE_LABEL, MEDICARE_VALUES, NHS_VALUES, phi_values, unfamiliar_practice
+from tests.transform.phi_practice import (
+    MEDICARE_LABEL,
+    MEDICARE_VALUES,
+    NHS_VALUES,
+    phi_values,
+    unfamiliar_practice,
+)
 from tests.transform.practice import practice
 
 CLINICAL = ("Sore knee", "Exercises", "knee.pdf", "Walk without pain", "Knee rehab", "Rebook next week")
