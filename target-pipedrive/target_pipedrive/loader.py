@@ -28,6 +28,7 @@ from target_pipedrive.client import (
 from target_pipedrive.costs import CREATE_CALLS
 from target_pipedrive.ledger import JsonLines, Ledger, Manifest, content_hash
 from target_pipedrive.owners import ConfigurationError, Owners
+from target_pipedrive.phi_guard import PhiGuard, PhiRefused
 from target_pipedrive.report import RunReport, write_private
 from target_pipedrive.run_lock import RunLock
 from target_pipedrive.schema_setup import BIRTHDAY_SYSTEM_KEY, FIELD_ENDPOINTS, SchemaSetup
@@ -76,6 +77,7 @@ class Loader:
             self.client, self.manifest, self.run_id, source_id_field_name=settings.source_id_field_name
         )
         self.report = RunReport(self.run_id)
+        self.phi_guard = PhiGuard()  # the mapper's PHI marks (SCHEMA `x-phi`), checked before every write
         self.sinks: dict[str, PipedriveSink] = {}
         self.waiting: dict[str, list[dict]] = defaultdict(list)
         self.owners: Owners | None = None
@@ -131,8 +133,9 @@ class Loader:
         with self._lock:
             self.sinks[sink.stream_name] = sink
             try:
+                schema = self.phi_guard.schema(sink.stream_name, sink.schema)
                 if sink.stream_name in FIELD_ENDPOINTS:
-                    self.schema.ensure_stream_fields(sink.stream_name, sink.schema)
+                    self.schema.ensure_stream_fields(sink.stream_name, schema)
                 pipelines = sink.schema.get("x-pipedrive-pipelines")
                 if pipelines:
                     self.schema.ensure_pipelines(pipelines)
@@ -150,6 +153,8 @@ class Loader:
         """
         stream = sink.stream_name
         self.report.count(stream, "received", len(records))
+        if stream in self.phi_guard.marks:
+            records = self._phi_checked(stream, records)
         if not self.report.budget_plan:
             self.plan_budget()
         try:
@@ -165,6 +170,16 @@ class Loader:
             raise
         if time.monotonic() - self._reported_at >= REPORT_EVERY_SECONDS:
             self.finish_report()
+
+    def _phi_checked(self, stream: str, records: list[dict]) -> list[dict]:
+        """Records with what the PHI marks forbid taken out; records of a left-out PHI stream skipped."""
+        kept = []
+        for record in records:
+            try:
+                kept.append(self.phi_guard.check(stream, record))
+            except PhiRefused as refused:
+                self.skip(stream, record, "phi_guard", str(refused))
+        return kept
 
     def settle(self) -> None:
         """Wait until every queued write has landed (or failed), then write children whose parents now exist."""
@@ -727,6 +742,7 @@ class Loader:
             "elapsed_seconds": round(time.time() - self.report.started_at, 3),
         }
         self.report.fields = self.schema.field_map_rows()
+        self.report.phi_guard = self.phi_guard.report()
         if self.report.budget_plan:
             plan = self.report.budget_plan
             plan["tokens_used"] = self.client.stats.tokens

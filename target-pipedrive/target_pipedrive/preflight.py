@@ -16,6 +16,7 @@ from target_pipedrive.owners import ConfigurationError, Owners
 from target_pipedrive.plan_limits import check as check_plan
 from target_pipedrive.plan_limits import custom_fields_in_use, open_deals_in_use
 from target_pipedrive.report import write_private
+from target_pipedrive.phi_guard import PhiGuard
 from target_pipedrive.schema_setup import FIELD_ENDPOINTS, SchemaSetup
 from target_pipedrive.settings import Settings, build_client
 from target_pipedrive.sinks import DEPENDENCY_ORDER
@@ -75,7 +76,7 @@ class Preflight:
                             source_id_field_name=self.settings.source_id_field_name, plan_only=True)
         for stream in FIELD_ENDPOINTS:
             if stream in self.schemas:
-                setup.ensure_stream_fields(stream, self.schemas[stream])
+                setup.ensure_stream_fields(stream, PhiGuard().schema(stream, self.schemas[stream]))
         pipelines = (self.schemas.get("deals") or {}).get("x-pipedrive-pipelines") or []
         if pipelines:
             setup.ensure_pipelines(pipelines)

@@ -32,6 +32,7 @@ class RunReport:
         self.adoptions: list[dict] = []  # account persons adopted or not, with the evidence (field names only)
         self.api: dict = {}
         self.fields: list[dict] = []
+        self.phi_guard: dict = {}  # what the target's PHI check kept out (phi_guard.py)
         self._lock = threading.Lock()
 
     def _stream(self, stream: str) -> dict[str, int]:
@@ -107,6 +108,7 @@ class RunReport:
             "adoptions": adoptions,
             "api": self.api,
             "fields": self.fields,
+            "phi_guard": self.phi_guard,
         }
 
     def write(self, state_dir: Path) -> Path:
