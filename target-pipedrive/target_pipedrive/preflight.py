@@ -13,10 +13,10 @@ from target_pipedrive.client import PipedriveClient, daily_budget
 from target_pipedrive.costs import CREATE_CALLS
 from target_pipedrive.ledger import Ledger
 from target_pipedrive.owners import ConfigurationError, Owners
+from target_pipedrive.phi_guard import PhiGuard
 from target_pipedrive.plan_limits import check as check_plan
 from target_pipedrive.plan_limits import custom_fields_in_use, open_deals_in_use
 from target_pipedrive.report import write_private
-from target_pipedrive.phi_guard import PhiGuard
 from target_pipedrive.schema_setup import FIELD_ENDPOINTS, SchemaSetup
 from target_pipedrive.settings import Settings, build_client
 from target_pipedrive.sinks import DEPENDENCY_ORDER
