@@ -474,6 +474,37 @@ def degradations(rows: list[dict] | None) -> dict:
     return {"available": True, "total": len(latest), "by_field": by_field}
 
 
+def phi_left_out(phi_report: dict | None, load_summary: dict | None, problems: Problems) -> dict:
+    """Every PHI field and stream the mapper left out (names and counts only), and what the target's own check
+    kept out. `phi.json` is absent for mappers older than the PHI report: then the section says so."""
+    fields = []
+    for item in (phi_report or {}).get("left_out") or []:
+        if not isinstance(item, dict):
+            continue
+        unit = "records" if "records" in item else "values"
+        fields.append({"mark": str(item.get("mark") or ""), "label": str(item.get("label") or ""),
+                       "why": str(item.get("why") or ""), "unit": unit,
+                       "count": count(item.get(unit), f"phi.json {item.get('mark')}.{unit}", problems),
+                       "at_run_time": bool(item.get("left_out_at_run_time"))})
+    masked = [{"stream": str(m.get("stream") or ""), "field": str(m.get("field") or ""),
+               "count": count(m.get("count"), "phi.json masked.count", problems)}
+              for m in (phi_report or {}).get("masked") or [] if isinstance(m, dict)]
+    guard = _mapping((load_summary or {}).get("phi_guard"))
+    return {
+        "available": phi_report is not None,
+        "policy": str((phi_report or {}).get("policy") or ""),
+        "minimum_necessary": [str(m) for m in (phi_report or {}).get("minimum_necessary") or []],
+        "carried": [str(m) for m in (phi_report or {}).get("carried") or []],
+        "confirmed_not_phi": [str(m) for m in (phi_report or {}).get("confirmed_not_phi") or []],
+        "left_out": fields,
+        "masked": masked,
+        "target_stripped": {str(k): count(v, f"summary.json phi_guard.{k}", problems)
+                            for k, v in _mapping(guard.get("values_stripped")).items()},
+        "target_refused": {str(k): count(v, f"summary.json phi_guard.{k}", problems)
+                           for k, v in _mapping(guard.get("records_refused")).items()},
+    }
+
+
 def read_diff_rows(path: Path, problems: Problems) -> list[tuple[str, str, str]] | None:
     """(entity, field, source_id) of each verify difference; the sent and actual values are never read."""
     if not path.is_file():
@@ -549,6 +580,8 @@ def summarise(inputs: ReportInputs) -> dict:
         read_json_lines(state / "metrics.jsonl", problems) if (state / "metrics.jsonl").is_file() else None
     )
     workflows = read_json(mapper / "workflows.json", problems)
+    phi_path = mapper / "phi.json"  # written by the mapper since it reports PHI left out
+    phi_report = read_json(phi_path, problems) if phi_path.is_file() else None
     verify_path = state / "verify_summary.json"  # absent until `target-pipedrive verify` has run
     verify_report = read_json(verify_path, problems) if verify_path.is_file() else None
     check_path = state / "reconcile.json"  # absent until `meltano run reconcile` has run
@@ -618,6 +651,7 @@ def summarise(inputs: ReportInputs) -> dict:
         "estimate": token_estimate(_mapping((load_summary or {}).get("budget_plan"))),
         "unmatched_practitioners": unmatched_practitioners(load_summary, problems),
         "dedupe": dedupe(read_json(mapper / "dedupe.json", problems), adoptions(state, load_summary)),
+        "phi": phi_left_out(phi_report, load_summary, problems),
         "skips": skips_summary(skip_rows),
         "source_check": source_check(read_json(check_path, problems) if check_path.is_file() else None, problems),
         "degraded": degradations(all_degraded_rows),

@@ -529,6 +529,35 @@ def dedupe_section(summary: dict) -> str:
     )
 
 
+def phi_section(summary: dict) -> str:
+    found = summary["phi"]
+    title = "<h3>PHI left out</h3>"
+    if not found["available"]:
+        return title + '<p class="muted">The mapper wrote no PHI report (phi.json): a mapper older than it.</p>'
+    rows = [
+        row([cell(f"<code>{escape(f['mark'])}</code>", True), cell(escape(f["label"]), True),
+             cell(escape(f["why"]) + (" (PracticeHub marked it PHI during the run)" if f["at_run_time"] else ""), True),
+             cell(metric(f"phi.left_out.{f['mark']}", f["count"]) + f" {f['unit']}")])
+        for f in found["left_out"][:MAX_TABLE_ROWS]
+    ]
+    policy = found["policy"] or "unknown"
+    lines = [f"<p>phi_policy <code>{escape(policy)}</code>: "
+             f"{metric('phi.left_out.count', len(found['left_out']))} PHI fields and streams were left out of "
+             "Pipedrive; every one is listed below with the number of values (or records) it held.</p>"]
+    if found["minimum_necessary"]:
+        lines.append("<p>Minimum necessary: only " + ", ".join(f"<code>{escape(m)}</code>" for m in
+                                                               found["minimum_necessary"]) + " carried.</p>")
+    if found["confirmed_not_phi"]:
+        lines.append("<p>Sent as not PHI by the confirmed mapping although the source did not mark them so: "
+                     + ", ".join(f"<code>{escape(m)}</code>" for m in found["confirmed_not_phi"]) + ".</p>")
+    masked = sum(m["count"] for m in found["masked"])
+    stripped = sum(found["target_stripped"].values()) + sum(found["target_refused"].values())
+    lines.append(f"<p>{metric('phi.masked', masked)} left-out values found in other text (titles, notes, file "
+                 f"names) were replaced by “[PHI removed]”; the target's own check kept out "
+                 f"{metric('phi.target_kept_out', stripped)} more.</p>")
+    return title + "".join(lines) + table(["field", "label", "why it is PHI", "left out"], rows, "phi", 3)
+
+
 def skips_section(summary: dict) -> str:
     skips = summary["skips"]
     if not skips["available"]:
@@ -686,6 +715,7 @@ def render(summary: dict) -> str:
         budget_section(summary),
         practitioners_section(summary),
         dedupe_section(summary),
+        phi_section(summary),
         skips_section(summary),
         source_check_section(summary),
         verify_section(summary),
