@@ -8,10 +8,10 @@ import threading
 from pathlib import Path
 
 from ..resources import RESOURCE_FIELDS
-from .generator import build_dataset
+from .generator import add_unfamiliar_phi_field, build_dataset
 from .profiles import PROFILES, profile_counts
 
-__all__ = ["PROFILES", "DatasetError", "generate", "load_dataset", "profile_counts"]
+__all__ = ["PROFILES", "DatasetError", "add_unfamiliar_phi_field", "generate", "load_dataset", "profile_counts"]
 
 _CACHE_LIMIT = 5_000  # records; small profiles are cached because tests start many sandboxes
 _cache: dict[tuple[str, int], dict[str, list[dict]]] = {}

@@ -432,6 +432,22 @@ class _Builder:
         return {resource: self.data[resource] for resource in RESOURCE_FIELDS}
 
 
+def add_unfamiliar_phi_field(dataset: dict[str, list[dict]], seed: int = 0) -> dict[str, list[dict]]:
+    """The dataset plus one patient custom field nobody has seen by name, defined last with `phi: 1` and filled
+    for most patients with a government health-insurance number (changes `dataset` in place, returns it)."""
+    name, label, field_type, options, phi = vocab.UNFAMILIAR_PHI_FIELD
+    definitions = dataset["patient_custom_fields"]
+    last = definitions[-1] if definitions else {"id": 0, "created": START.strftime(DATETIME_FORMAT)}
+    values = {"id": last["id"] + 1, "name": name, "label": label, "field_type": field_type, "options": list(options),
+              "phi": phi, "created": last["created"], "updated": last["created"]}
+    definitions.append({key: values.get(key) for key in RESOURCE_FIELDS["patient_custom_fields"]})
+    rng = random.Random(f"practicehub:unfamiliar:{seed}")
+    for patient in dataset["patients"]:
+        number = f"{rng.randint(2000, 6999)} {rng.randint(10000, 99999)} {rng.randint(1, 9)}"
+        patient["custom_fields"].append({"name": name, "label": label, "value": number if rng.random() < 0.9 else None})
+    return dataset
+
+
 def build_dataset(profile: str, seed: int) -> dict[str, list[dict]]:
     with _fakers_lock:  # the cached Faker instances are re-seeded per run
         data = _Builder(profile, seed).build()

@@ -44,6 +44,10 @@ CUSTOM_FIELDS: tuple[tuple[str, str, str, tuple[str, ...], int], ...] = (
     ("marketing_consent", "Marketing consent", "select", ("Yes", "No"), 0),
 )
 
+# A field a practice added that the project has never seen by name: PracticeHub marks it PHI (`phi: 1`).
+UNFAMILIAR_PHI_FIELD: tuple[str, str, str, tuple[str, ...], int] = (
+    "medicare_number", "🪪 Medicare number", "text", (), 1)
+
 # (name, duration minutes, price or None)
 APPOINTMENT_TYPES: tuple[tuple[str, int, str | None], ...] = (
     ("Initial Assessment", 60, "85.00"), ("Follow-up", 30, "60.00"), ("Sports Massage (30 min)", 30, "45.00"),

@@ -1,0 +1,54 @@
+"""Everything a Pipedrive account holds, read through its public API (as anyone with a token could)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+V2_LISTS = ("persons", "organizations", "deals", "activities", "pipelines", "stages", "personFields",
+            "organizationFields", "dealFields", "activityFields")
+V1_LISTS = ("notes", "files", "users")
+
+
+def _pages(sandbox, path: str, version: str) -> list[dict]:
+    items, params = [], {"limit": 500}
+    while True:
+        response = sandbox.get(f"/api/{version}/{path}", params=params)
+        response.raise_for_status()
+        body = response.json()
+        items += body.get("data") or []
+        extra = body.get("additional_data") or {}
+        if version == "v2":
+            if not extra.get("next_cursor"):
+                return items
+            params["cursor"] = extra["next_cursor"]
+        else:
+            pagination = extra.get("pagination") or {}
+            if not pagination.get("more_items_in_collection"):
+                return items
+            params["start"] = pagination["next_start"]
+
+
+def account_contents(sandbox) -> dict[str, list]:
+    """Every list the API offers, plus each uploaded file's bytes (decoded as text)."""
+    contents = {name: _pages(sandbox, name, "v2") for name in V2_LISTS}
+    contents.update({name: _pages(sandbox, name, "v1") for name in V1_LISTS})
+    downloads = []
+    for item in contents["files"]:
+        response = sandbox.get(f"/api/v1/files/{item['id']}/download")
+        response.raise_for_status()
+        downloads.append(response.content.decode("utf-8", errors="replace"))
+    contents["file_bytes"] = downloads
+    return contents
+
+
+def found_in(contents: dict[str, list], needles: set[str]) -> dict[str, list[str]]:
+    """Needle → where it appears (list names), matched case-insensitively as a whole word run."""
+    texts = {name: json.dumps(items, ensure_ascii=False) for name, items in contents.items()}
+    hits: dict[str, list[str]] = {}
+    for needle in needles:
+        pattern = re.compile(rf"(?<!\w){re.escape(needle)}(?!\w)", re.IGNORECASE)
+        where = [name for name, text in texts.items() if pattern.search(text)]
+        if where:
+            hits[needle] = where
+    return hits
