@@ -132,3 +132,12 @@ def test_the_issue_case_a_one_record_sample_never_reads_the_definition_and_the_v
     output, _ = _run(tmp_path, records, mapped_from=one_per_stream, phi_policy="exclude", baa_reference=None)
     assert _found(output, phi_values(records)) == set()
     assert len(output.by_id("persons")) == 2  # the patients themselves still go (Alicia merged into Alice)
+
+
+def test_a_short_bare_number_masks_nothing(tmp_path):
+    """Patient number "2024" is PHI and left out, but the year in a deal title is not that number."""
+    records = practice()
+    records["patients"][0]["patient_number"] = "2024"
+    output, reports = _run(tmp_path, records, phi_policy="exclude", baa_reference=None)
+    assert output.by_id("deals")["appointments:201"]["title"] == "Initial Consultation — 2024-04-10 09:30"
+    assert json.loads((reports / "phi.json").read_text())["masked"] == []

@@ -17,8 +17,12 @@ from practicehub_pipedrive import phi
 
 MASK = "[PHI removed]"
 MIN_LENGTH = 4  # shorter values ("No", "F") would mask ordinary words
+MIN_DIGITS = 6  # a bare number shorter than this ("2025") is as likely a year, a time or an amount
 TEXT_FIELDS = {"deals": ("title",), "activities": ("subject", "note"), "notes": ("content",),
                "files": ("file_name",), "persons": (), "organizations": ()}
+# Custom fields that hold free text; dates, numbers, pick-list labels and instants are left as they are
+# (a masked date would not be a date; a value can only be copied into text).
+FREE_TEXT = ("varchar", "text", "phone")
 ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 REPORT_FILE = "phi.json"
 
@@ -28,7 +32,7 @@ def _variants(value: object) -> set[str]:
     if not isinstance(value, str | int | float) or isinstance(value, bool):
         return set()
     text = " ".join(str(value).split())
-    if len(text) < MIN_LENGTH:
+    if len(text) < (MIN_DIGITS if text.isdigit() else MIN_LENGTH):
         return set()
     found = {text.casefold(), html.escape(text, quote=False).casefold()}
     date = ISO_DATE.match(text)
@@ -51,10 +55,10 @@ class PhiValues:
         self.dropped_custom: dict[str, set[str]] = {}
         self.mapped_fields: dict[str, set[str]] = {}
         self.carried_custom: dict[str, set[str]] = {}
+        self.free_text: dict[str, set[str]] = {stream: set() for stream in TEXT_FIELDS}
         for name, plan in plans.items():
             self._index(name, plan)
-        self.active = any(self.dropped_fields.values()) or any(self.dropped_custom.values()) or any(
-            plan.phi_left_out for plan in plans.values())
+        self._refresh()
         self.by_patient: dict[str, set[str]] = {}
         self.values_left_out: Counter[str] = Counter()
         self.unmapped: Counter[str] = Counter()
@@ -79,6 +83,14 @@ class PhiValues:
                             "label": first.get("label") or source, "why": first.get("reason", "")}
         return found
 
+    def _refresh(self) -> None:
+        """Which streams `observe` has work for (most have none: one set test per record)."""
+        self.observed = {name for name, plan in self.plans.items()
+                         if plan.phi_left_out or self.dropped_fields[name] or self.dropped_custom[name]}
+        if self.observed:
+            self.observed.add("patients")  # unmapped patient fields are PHI too: remembered for masking
+        self.active = bool(self.observed)
+
     def _index(self, name: str, plan) -> None:  # noqa: ANN001 (a StreamPlan)
         self.dropped_fields[name] = {mark.removeprefix("fields.") for mark in plan.phi_dropped
                                      if mark.startswith("fields.")}
@@ -86,6 +98,9 @@ class PhiValues:
                                      if mark.startswith("custom_fields.")}
         self.mapped_fields[name] = {rule.source for rule in plan.fields} | self.dropped_fields[name]
         self.carried_custom[name] = {rule.source for rule in plan.custom_fields}
+        for rule in plan.fields + plan.custom_fields:
+            if rule.is_custom and plan.target in self.free_text and rule.field_type in FREE_TEXT and not rule.format:
+                self.free_text[plan.target].add(rule.logical_name)
 
     def leave_out(self, stream: str, name: str, why: str, plan) -> None:  # noqa: ANN001
         """A custom field PracticeHub marks PHI at run time that the mapping carries unconfirmed."""
@@ -93,13 +108,13 @@ class PhiValues:
         self.at_run_time[mark] = why
         self.catalogue.setdefault(mark, {"label": name, "why": why})
         self._index(stream, plan)
-        self.active = True
+        self._refresh()
 
     # --- input --------------------------------------------------------------------------------------
 
     def observe(self, stream: str, record: dict) -> None:
         """Count the left-out values of a source record; remember a patient's for masking."""
-        if not self.active:
+        if stream not in self.observed:
             return
         plan = self.plans.get(stream)
         if plan is not None and plan.phi_left_out:
@@ -149,6 +164,13 @@ class PhiValues:
             values = set(values or ()).union(*(self.by_patient.get(str(other), ()) for other in merged[survivor]))
         if not values:
             return record
+        custom = record.get("custom_fields") or {}
+        free_text = self.free_text[stream]
+        texts = [record.get(name) for name in TEXT_FIELDS[stream]]
+        texts += [text for name, text in custom.items() if name in free_text]
+        sent = "\x00".join(text for text in texts if isinstance(text, str)).casefold()
+        if not any(map(sent.__contains__, values)):
+            return record  # the common case: one pass over the record's text
         cleaned = None
         for name in TEXT_FIELDS[stream]:
             text = record.get(name)
@@ -158,9 +180,8 @@ class PhiValues:
                     cleaned = cleaned or {**record}
                     cleaned[name] = masked
                     self.masked[(stream, name)] += 1
-        custom = record.get("custom_fields") or {}
         for name, text in custom.items():
-            if name != "practicehub_id" and isinstance(text, str) and text:
+            if name in free_text and isinstance(text, str) and text:
                 masked = self._mask(text, values)
                 if masked is not text:
                     cleaned = cleaned or {**record}
