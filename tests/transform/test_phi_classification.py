@@ -168,3 +168,14 @@ def test_propose_without_an_audit_says_how_to_read_the_definitions_in_full(tmp_p
     sample.write_text(json.dumps({"type": "RECORD", "stream": "patients", "record": practice()["patients"][0]}))
     cli.main(["propose", "--sample", str(sample), "--out", str(tmp_path / "mapping.yml")])
     assert "run `meltano invoke tap-practicehub:audit` first" in capsys.readouterr().out
+
+
+def test_a_stream_mapped_by_hand_is_unclassified_until_confirmed(tmp_path, capsys):
+    proposal = propose(None, practice())
+    proposal["streams"]["treatment_summaries"] = {"target": "notes", "reason": "mapped by hand", "fields": {
+        "id": {"target": "source_id", "reason": "id", "confidence": 1.0}}}
+    path = tmp_path / "mapping.yml"
+    path.write_text(dump(proposal), "utf-8")
+    cli.main(["confirm", "--mapping", str(path)])
+    assert "treatment_summaries (treatment_summaries): unclassified" in capsys.readouterr().out
+    assert read_mapping(path)["confirmed"]["non_phi"] == ["treatment_summaries"]  # its id is no patient value

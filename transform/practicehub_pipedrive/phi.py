@@ -14,8 +14,9 @@ POLICIES = ("refuse", "exclude", "include")
 PATIENT_STREAMS = frozenset({
     "patients", "appointments", "clinical_notes", "files", "reminders", "invoices", "payments",
     "patient_packages", "care_plans", "patient_logs", "custom_form_responses"})
-# Rule targets that send nothing to Pipedrive: no PHI decision needed.
-NOT_SENT = frozenset({"skip", "skip_record_when_true"})
+# Rule targets that send no value of the field to Pipedrive (or only a record's id): no PHI decision needed.
+NOT_SENT = frozenset({"skip", "skip_record_when_true", "source_id", "person_source_id", "deal_source_id",
+                      "org_source_id", "owner"})
 UNCLASSIFIED = "neither PracticeHub nor the known fields classify it: PHI until you set phi: false"
 FOUND_WORDS = {True: "PracticeHub or the known fields mark it PHI", None: "unclassified"}
 
@@ -79,7 +80,8 @@ def non_phi_overrides(data: dict, defaults: dict) -> list[dict]:
     """Fields (and streams) the mapping sends as not PHI although the source did not mark them so.
 
     What the source said is the rule's `phi_found` as `propose` wrote it; without one, the defaults' mark for
-    a known field, and for an unknown field of a patient stream: unclassified.
+    a known field, and for an unknown field of a patient stream: unclassified. A stream the defaults don't
+    know (mapped by hand) is unclassified as a whole, and so are its fields.
     """
     found_streams = defaults.get("streams") or {}
     overrides = []
@@ -88,7 +90,8 @@ def non_phi_overrides(data: dict, defaults: dict) -> list[dict]:
         known_entry = found_streams.get(stream) or {}
         if entry.get("target") in ("skip", "reference", "documented", "consumed"):
             continue
-        stream_found = entry.get("phi_found", known_entry.get("phi", False))
+        known_stream = stream in found_streams
+        stream_found = entry.get("phi_found", known_entry.get("phi", False) if known_stream else None)
         if not entry.get("phi") and stream_found is not False:
             overrides.append({"mark": stream, "label": stream, "found": FOUND_WORDS[stream_found]})
         if entry.get("phi"):
@@ -105,7 +108,7 @@ def non_phi_overrides(data: dict, defaults: dict) -> list[dict]:
                     elif index < len(known_rules):
                         found = bool(known_rules[index].get("phi", False))
                     else:
-                        found = None if stream in PATIENT_STREAMS else False
+                        found = None if stream in PATIENT_STREAMS or not known_stream else False
                     if found is not False:
                         overrides.append({"mark": mark_of(stream, section, source),
                                           "label": rule.get("label") or source, "found": FOUND_WORDS[found]})
