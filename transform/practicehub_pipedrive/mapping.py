@@ -276,14 +276,14 @@ def _rules(source: str, raw: dict | list) -> list[FieldRule]:
     ]
 
 
-def stream_plans(data: dict, *, include_phi: bool, left_out: frozenset[str] = frozenset()) -> dict[str, StreamPlan]:
+def stream_plans(data: dict, *, include_phi: bool) -> dict[str, StreamPlan]:
     """Plans with the PHI the run may not carry taken out: all of it when not `include_phi`, else what
-    `minimum_necessary` (when the mapping has it) does not select, and the marks in `left_out`."""
+    `minimum_necessary` (when the mapping has it) does not select."""
     selected = data.get("minimum_necessary")
     carried = None if selected is None else set(selected)
 
     def carries(mark: str) -> bool:
-        return include_phi and (carried is None or mark in carried) and mark not in left_out
+        return include_phi and (carried is None or mark in carried)
 
     plans = {}
     for name, entry in data["streams"].items():
