@@ -11,7 +11,7 @@ V1_LISTS = ("notes", "files", "users")
 
 
 def _pages(sandbox, path: str, version: str) -> list[dict]:
-    items, params = [], {"limit": 500}
+    items, params = [], {"limit": 100}  # every list accepts 100 (v1 /files allows no more)
     while True:
         response = sandbox.get(f"/api/{version}/{path}", params=params)
         response.raise_for_status()
