@@ -264,10 +264,15 @@ class Loader:
             if entry and entry["status"] == "done" and content_hash(sent) != entry["content_hash"]:
                 wanted.append(int(entry["pipedrive_id"]))
             prepared.append((record, parents, payload))
-        if wanted:
-            found = read_by_ids(self.client, stream, wanted)
-            for pipedrive_id in wanted:
-                self._current[(stream, pipedrive_id)] = found.get(pipedrive_id, GONE_FROM_PIPEDRIVE)
+        if not wanted:
+            return prepared
+        costs = self.client.costs
+        batches = math.ceil(len(wanted) / 100) * costs.cost("v2", "GET", f"/{stream}")
+        if len(wanted) * costs.cost("v2", "GET", f"/{stream}/1") < batches:
+            return prepared  # a few records: one read each (1 token) is cheaper than a list (10), done by the write
+        found = read_by_ids(self.client, stream, wanted)
+        for pipedrive_id in wanted:
+            self._current[(stream, pipedrive_id)] = found.get(pipedrive_id, GONE_FROM_PIPEDRIVE)
         return prepared
 
     def _resolve_parents(self, sink: PipedriveSink, record: dict) -> dict[str, int] | None:

@@ -193,6 +193,11 @@ def run_command(argv: list[str]) -> int:
         parser.add_argument("--run", dest="run_id")
         parser.add_argument("--all", action="store_true")
         parser.add_argument("--dry-run", action="store_true")
+        team = parser.add_mutually_exclusive_group()
+        team.add_argument("--keep-team-work", dest="team_work", action="store_const", const="keep",
+                          help="leave migrated records the team has work on (and what they hang on) in place")
+        team.add_argument("--discard-team-work", dest="team_work", action="store_const", const="discard",
+                          help="delete the team's work on migrated records too (written to the manifest first)")
     args = parser.parse_args(argv[1:])
     settings: Settings | None = None
     try:
@@ -214,7 +219,8 @@ def run_command(argv: list[str]) -> int:
                 return missing
         if argv[0] == "verify":
             return run_verify(settings)
-        return run_rollback(settings, args.run_id, all_runs=args.all, dry_run=args.dry_run)
+        return run_rollback(settings, args.run_id, all_runs=args.all, dry_run=args.dry_run,
+                            team_work=args.team_work or "refuse")
     except BudgetExhausted as exc:
         print(f"target-pipedrive {argv[0]}: {exc}", file=sys.stderr)
         return EXIT_BUDGET

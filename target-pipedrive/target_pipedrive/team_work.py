@@ -199,7 +199,7 @@ class TeamWork:
         migration created) or restored (`restoring`: adopted records), and in the custom fields about to be
         deleted (`fields`, default: none)."""
         targets = set(deleting) | set(restoring)
-        if not targets and not fields:
+        if not targets and not fields and not schema:
             return []
         narrow = not fields and not schema and self._narrow_calls(targets) < self.scan_calls()
         lists = self._narrow_lists(targets) if narrow else self._scan_lists()
