@@ -10,6 +10,12 @@ a source record that never landed is one too. Each PracticeHub record ends in on
 - `degraded`: it landed, and the mapper's listed degradations (values kept as entered, truncated, ...)
   explain every difference;
 - `merged`: a patient folded into another person by de-duplication;
+- `changed_in_pipedrive`: it landed, and the differences are the team's: the record changed in Pipedrive
+  after our last write (`landing.py`), and the delta leaves the team's edits (listed, not a failure);
+- `deleted_in_source`: it landed, then was deleted in PracticeHub: marked deleted (skipped by the mapper), or
+  gone from the API (absent from this full re-read, the only way to notice it: one request per 100 records).
+  Listed with what it has in Pipedrive and what `on_source_delete` did; one gone from the API is written to
+  `source_deletions.jsonl` for the next load to apply the policy (this pass writes nothing to Pipedrive);
 - `not_landed_accepted`: it cannot exist in Pipedrive (deleted in PracticeHub, orphaned, PHI left out);
 - `different` / `not_landed`: unexplained; the command exits non-zero.
 """
@@ -24,11 +30,14 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+from target_pipedrive import source_deletions
 from target_pipedrive.client import PipedriveClient
+from target_pipedrive.landing import changed_since_landing
 from target_pipedrive.ledger import JsonLines, Ledger
 from target_pipedrive.note_html import same_note_html
 from target_pipedrive.report import write_private
 from target_pipedrive.settings import Settings, build_client
+from target_pipedrive.source_deletions import LandedIndex, source_record_of, summary_of
 from target_pipedrive.verify import V2_STREAMS, read_back, values_match
 
 ENTITY_STREAMS = ("organizations", "persons", "deals", "activities", "notes", "files")
@@ -46,11 +55,11 @@ COMPARED = {
     "files": ("file_name", "size"),
 }
 EXIT_DIFFERENT = 1
-
-
-def source_record_of(source_id: str) -> str:
-    """The PracticeHub record an entity comes from: `patients:7#as-entered` and `…#part-2` belong to `patients:7`."""
-    return source_id.split("#", 1)[0]
+CATEGORIES = ("exact", "merged", "degraded", "changed_in_pipedrive", "deleted_in_source", "not_landed_accepted",
+              "different", "not_landed")  # from best to worst: a record takes the worst of its entities'
+# The mapper's names for what the ledger keeps under Pipedrive's keys (a field the team owns is named so there).
+PIPEDRIVE_KEYS = {"pipeline": "pipeline_id", "stage": "stage_id", "org_source_id": "org_id",
+                  "person_source_id": "person_id", "deal_source_id": "deal_id"}
 
 
 class SourceCheck:
@@ -111,8 +120,8 @@ class SourceCheck:
     def run(self) -> dict:
         fields = self._fields()
         pipelines, stages = self._pipeline_names() if self.expected.get("deals") else ({}, {})
-        landed = {stream: {row["source_id"]: row["pipedrive_id"] for row in self.ledger.done_rows(stream)}
-                  for stream in ENTITY_STREAMS}
+        rows = {stream: {row["source_id"]: row for row in self.ledger.done_rows(stream)} for stream in ENTITY_STREAMS}
+        landed = {stream: {sid: row["pipedrive_id"] for sid, row in by_id.items()} for stream, by_id in rows.items()}
         source_of = {stream: {pid: sid for sid, pid in ids.items()} for stream, ids in landed.items()}
         actual = self._actual()
         previous_skips = _latest_skips(self.settings.state_dir / "skipped.jsonl")
@@ -121,7 +130,7 @@ class SourceCheck:
         reasons: dict[str, str] = {}
 
         def mark(record_id: str, category: str, reason: str | None = None) -> None:
-            order = ("exact", "merged", "degraded", "not_landed_accepted", "different", "not_landed")
+            order = CATEGORIES
             if record_id not in outcome or order.index(category) > order.index(outcome[record_id]):
                 outcome[record_id] = category
                 if reason:
@@ -143,23 +152,65 @@ class SourceCheck:
                 # generated name): any difference left is a value lost or changed on the way.
                 unexplained = self._compare(stream, expected, item, fields.get(stream, {}), source_of, pipelines,
                                             stages)
+                row = rows[stream][source_id]
+                theirs = [d for d in unexplained if self._team_changed(row, item, d["field"], fields.get(stream, {}))]
                 for diff in unexplained:
+                    reason = "changed in Pipedrive after landing" if diff in theirs else "value differs"
                     differences.append({"source_id": record_id, "entity": stream, "entity_source_id": source_id,
-                                        "reason": "value differs", **diff})
-                mark(record_id, "different" if unexplained else "exact")
+                                        "reason": reason, **diff})
+                mark(record_id, "different" if len(theirs) < len(unexplained) else
+                     "changed_in_pipedrive" if theirs else "exact")
                 for merged in expected.get("merged_source_ids") or []:
                     mark(str(merged), "merged")
         for record_id in self.degraded:
             if outcome.get(record_id) == "exact":
                 outcome[record_id] = "degraded"
+        index = LandedIndex(self.ledger)
+        deletions = self._deleted_in_source(index, outcome)
+        for row in deletions:
+            mark(row["source_id"], "deleted_in_source", row["how"])
         for source_id, skip in self.skipped.items():
+            if source_id in outcome and outcome[source_id] == "deleted_in_source":
+                continue
             if skip.get("reason") in ACCEPTED_SKIPS:
                 mark(source_id, "not_landed_accepted", skip.get("reason"))
             else:
                 differences.append({"source_id": source_id, "entity": skip.get("source_stream"), "field": "*",
                                     "reason": skip.get("reason"), "expected": "record", "actual": None})
                 mark(source_id, "not_landed", skip.get("reason"))
-        return self._summary(outcome, reasons, differences)
+        result = self._summary(outcome, reasons, differences)
+        result["deleted_in_source"] = deletions
+        return result
+
+    def _team_changed(self, row: dict, item: dict, field: str, fields: dict) -> bool:
+        if changed_since_landing(row, item):
+            return True
+        if field.startswith("custom_fields."):
+            info = fields.get(field.split(".", 1)[1]) or {}
+            field = f"custom_fields.{info.get('key')}"
+        return PIPEDRIVE_KEYS.get(field, field) in (row.get("team") or {})
+
+    def _deleted_in_source(self, index: LandedIndex, outcome: dict[str, str]) -> list[dict]:
+        """Landed records deleted in PracticeHub since: skipped as marked deleted, or absent from this re-read."""
+        seen = set(outcome) | set(self.skipped)
+        streams_read = {record_id.split(":", 1)[0] for record_id in seen}
+        known = source_deletions.latest(self.settings.state_dir / source_deletions.FILE_NAME)
+        rows, gone = [], []
+        for record_id in sorted(set(index.by_record)):
+            skip = self.skipped.get(record_id)
+            if skip is not None and skip.get("reason") == "deleted_in_source":
+                how = "marked_deleted"
+            elif record_id not in seen and record_id.split(":", 1)[0] in streams_read:
+                how = "gone_from_api"  # a stream this pass did not read at all is no evidence of deletions
+                gone.append(record_id)
+            else:
+                continue
+            action = (known.get(record_id) or {}).get("action") or ("noticed" if how == "gone_from_api" else "none yet")
+            rows.append({"source_id": record_id, "how": how, "in_pipedrive": summary_of(index.of(record_id)),
+                         "action": action})
+        if gone:
+            source_deletions.note_gone(self.settings.state_dir, "reconcile", gone)
+        return rows
 
     def _compare(self, stream: str, expected: dict, item: dict, fields: dict, source_of: dict,
                  pipelines: dict, stages: dict) -> list[dict]:
@@ -207,8 +258,7 @@ class SourceCheck:
         return {
             "ok": unexplained == 0,
             "unexplained": unexplained,
-            "streams": {stream: {"records": row["records"], **{key: row[key] for key in (
-                "exact", "degraded", "merged", "not_landed_accepted", "different", "not_landed")},
+            "streams": {stream: {"records": row["records"], **{key: row[key] for key in CATEGORIES},
                 "not_landed_reasons": dict(sorted(not_landed[stream].items())),
                 "degraded_fields": dict(sorted(degraded_fields[stream].items()))}
                 for stream, row in sorted(streams.items())},
@@ -341,7 +391,12 @@ def report(result: dict, csv_path: Path, summary: Path) -> int:
           f"unexplained, {result['api_calls']} API calls", file=sys.stderr)
     for stream, row in result["streams"].items():
         print(f"  {stream}: {row['records']} records: {row['exact']} exact, {row['degraded']} degraded, "
-              f"{row['merged']} merged, {row['not_landed_accepted']} not landed (cannot exist in Pipedrive), "
+              f"{row['merged']} merged, {row['changed_in_pipedrive']} changed in Pipedrive after landing, "
+              f"{row['deleted_in_source']} deleted in PracticeHub after landing, "
+              f"{row['not_landed_accepted']} not landed (cannot exist in Pipedrive), "
               f"{row['different']} different, {row['not_landed']} not landed", file=sys.stderr)
+    for row in result.get("deleted_in_source") or []:
+        print(f"  deleted in PracticeHub ({row['how']}): {row['source_id']}, in Pipedrive {row['in_pipedrive']},"
+              f" on_source_delete: {row['action']}", file=sys.stderr)
     print(f"  differences: {csv_path}\n  summary: {summary}", file=sys.stderr)
     return 0 if result["ok"] else EXIT_DIFFERENT
