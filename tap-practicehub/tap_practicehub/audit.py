@@ -67,12 +67,16 @@ def run_audit(config: dict) -> dict:
             "requests_per_second": rate,
             "minimum_seconds": round(pages / rate, 1),
         },
+        # `meltano run reconcile` re-reads every record whatever the bookmarks say (the only way to notice
+        # records deleted outright): the full extraction's pages again, each time it runs.
+        "reconcile_estimate": {"pages": pages, "page_size": page_size, "minimum_seconds": round(pages / rate, 1)},
         "audit_requests": requests_used,
     }
 
 
 def render_markdown(audit: dict) -> str:
     source, estimate = audit["practicehub"], audit["extraction_estimate"]
+    reconcile = audit["reconcile_estimate"]
     lines = ["# Migration audit: PracticeHub", "", "| resource | records |", "|---|---:|"]
     lines += [f"| {name} | {count:,} |" for name, count in source["records"].items()]
     lines += [f"| **total** | **{source['records_total']:,}** |", "", "Appointments by status:", ""]
@@ -88,6 +92,11 @@ def render_markdown(audit: dict) -> str:
         "",
         f"Extraction: {estimate['pages']:,} pages at {estimate['requests_per_second']:g} requests/s "
         f"({estimate['api_keys']} key(s)) → at least {estimate['minimum_seconds']:,.0f} s ({hours:.2f} h).",
+        "",
+        f"Reconcile pass (`meltano run reconcile`: verify against the source, and find records deleted outright"
+        f" in PracticeHub): a full re-read, {reconcile['pages']:,} requests (one per page of"
+        f" {reconcile['page_size']} records) → at least {reconcile['minimum_seconds']:,.0f} s"
+        f" ({reconcile['minimum_seconds'] / 3600:.2f} h) each time it runs.",
         "",
     ]
     return "\n".join(lines)
