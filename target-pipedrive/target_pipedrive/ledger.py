@@ -174,10 +174,13 @@ class Ledger:
         self._write("UPDATE entities SET status='deleted', updated_at=? WHERE stream=? AND source_id=?",
                     (time.time(), stream, source_id))
 
-    def restored(self, stream: str, source_id: str, pipedrive_id: int, run_id: str) -> None:
+    def restored(self, stream: str, source_id: str, pipedrive_id: int, sent: dict, run_id: str,
+                 landed_update_time: str | None) -> None:
         """A record `mark_deleted` removed, created again by a rollback: landed again under its new id."""
-        self._write("UPDATE entities SET status='done', pipedrive_id=?, run_id=?, updated_at=?, landed_update_time=NULL,"
-                    " team=NULL WHERE stream=? AND source_id=?", (pipedrive_id, run_id, time.time(), stream, source_id))
+        self._write("UPDATE entities SET status='done', pipedrive_id=?, content_hash=?, sent=?, run_id=?, updated_at=?,"
+                    " landed_update_time=?, team=NULL WHERE stream=? AND source_id=?",
+                    (pipedrive_id, content_hash(sent), json.dumps(sent, sort_keys=True, default=str), run_id,
+                     time.time(), landed_update_time, stream, source_id))
 
     def forget(self, stream: str, pipedrive_id: int) -> None:
         self._write("DELETE FROM entities WHERE stream=? AND pipedrive_id=?", (stream, pipedrive_id))

@@ -294,9 +294,10 @@ class Rollback:
         else:
             answer = self.client.request("POST", f"/{stream}", json=kept(stream, body)[0])
         new_id = int(answer["data"]["id"])
-        self.manifest.append({"op": "create", "type": stream, "id": new_id, "run_id": entry.get("created_by") or
-                              entry.get("run_id"), "recreated_from": entry["id"]})
-        self.ledger.restored(stream, entry["source_id"], new_id, entry.get("created_by") or entry.get("run_id"))
+        created_by = entry.get("created_by") or entry.get("run_id")
+        self.manifest.append({"op": "create", "type": stream, "id": new_id, "run_id": created_by,
+                              "recreated_from": entry["id"]})
+        self.ledger.restored(stream, entry["source_id"], new_id, body, created_by, answer["data"].get("update_time"))
         self._done(step)
 
     def _moved(self) -> dict[tuple[str, int], int]:

@@ -12,7 +12,9 @@ and Pipedrive's value is not what we wrote last. Then:
   (the ledger keeps the source's previous value, so the next delta sees the change again);
   `source_wins`: the source's value is written; `pipedrive_wins`: Pipedrive's value stays, settled.
 
-Fields the source did not change are never written, whatever the team did to them.
+Fields the source did not change are never written, whatever the team did to them; those the team changed
+are named in the ledger's `team` when the delta writes the record (its `update_time` is ours again then),
+so that verify still reads them as changed in Pipedrive, not as landed wrong.
 """
 
 from __future__ import annotations
@@ -114,6 +116,12 @@ def resolve(stream: str, previous: dict, patch: dict, current: dict, team: dict,
         owned[name] = copy.deepcopy(theirs)
         if policy == "report":
             result.unresolved.append(name)
+    if record_changed:
+        # The team's other edits on this record: ours is about to become its latest write, so they are named here.
+        changing = set(flat(patch))
+        for name, before in flat(previous).items():
+            if name not in changing and not holds(stream, name, before, current):
+                owned[name] = copy.deepcopy(value_of(current, name))
     return result
 
 
