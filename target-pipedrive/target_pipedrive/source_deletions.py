@@ -125,9 +125,8 @@ class SourceDeletions:
                           "detail": "the record is back in PracticeHub: no longer deleted there"})
         todo = dict(self.noticed)
         for record_id, entry in earlier.items():
-            if entry.get("action") in PENDING and record_id not in todo and record_id not in self.back:
-                if entry.get("action") == "noticed" or self.policy != "report":
-                    todo[record_id] = entry.get("how") or "marked_deleted"
+            if _due(entry, self.policy) and record_id not in todo and record_id not in self.back:
+                todo[record_id] = entry.get("how") or "marked_deleted"
         if not todo:
             return []
         index = LandedIndex(self.ledger)
@@ -216,6 +215,17 @@ class SourceDeletions:
         with os.fdopen(fd, "wb") as handle:
             handle.write(content)
         return path
+
+
+def _due(entry: dict, policy: str) -> bool:
+    """An earlier deletion this load handles: one only noticed (by reconcile), or only reported when the policy
+    now says more."""
+    return entry.get("action") == "noticed" or (entry.get("action") == "reported" and policy != "report")
+
+
+def pending(state_dir: Path, policy: str) -> bool:
+    """Deletions noticed earlier that a load must handle, even one that receives no record."""
+    return any(_due(entry, policy) for entry in latest(state_dir / FILE_NAME).values())
 
 
 def note_gone(state_dir: Path, run_id: str, record_ids: list[str]) -> int:

@@ -13,7 +13,7 @@ from singer_sdk import Sink
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.target_base import Target
 
-from target_pipedrive import rehearsal
+from target_pipedrive import rehearsal, source_deletions
 from target_pipedrive.client import BudgetExhausted, PipedriveError
 from target_pipedrive.loader import Loader
 from target_pipedrive.owners import ConfigurationError
@@ -141,6 +141,10 @@ class TargetPipedrive(Target):
             if code:
                 raise SystemExit(code)  # unexplained differences: the run fails, as verify does
             return
+        if self._loader is None and not self.settings.dry_run and source_deletions.pending(
+                self.settings.state_dir, self.settings.on_source_delete):
+            self.logger.info("no record changed, but deletions noticed earlier wait for on_source_delete")
+            _ = self.loader  # the load that applies them (and writes this run's summary)
         if self.settings.dry_run:
             result, code = self.preflight.run()
             path = self.preflight.write(result)
