@@ -59,7 +59,8 @@ def live_ids(harness, entity: str) -> set[int]:
 # ---- the delta and the team's edits ---------------------------------------------------------------
 
 
-def test_the_delta_leaves_the_teams_edits_and_lists_every_conflict(harness):
+def test_the_delta_leaves_the_teams_edits_and_lists_every_conflict(harness, conformance):
+    watch = conformance.watch(harness.sandbox)
     data = harness.practice(n_persons=12)
     assert harness.run(data).returncode == 0
     persons, deals = ledger(harness, "persons"), ledger(harness, "deals")
@@ -121,6 +122,7 @@ def test_the_delta_leaves_the_teams_edits_and_lists_every_conflict(harness):
     assert settled.summary["conflicts"] == [] and settled.summary["totals"]["updated"] == 0
     assert harness.command("verify").returncode == 0
     assert harness.sandbox.get(f"/api/v2/persons/{persons['patients:101']}").json()["data"]["name"] == "Renamed By Team"
+    assert watch.of_kind("request") == [] and watch.of_kind("response") == [], watch.of_kind("request")[:3]
 
 
 def test_pipedrive_wins_settles_a_conflict_once(harness):
@@ -201,7 +203,8 @@ def test_a_deletion_in_practicehub_is_reported_with_what_it_has_in_pipedrive(har
     assert deal_id in listed
 
 
-def test_delete_removes_what_the_migration_made_of_it_and_rollback_creates_it_again(harness):
+def test_delete_removes_what_the_migration_made_of_it_and_rollback_creates_it_again(harness, conformance):
+    watch = conformance.watch(harness.sandbox)  # every call below is one the official spec allows
     before = harness.sandbox.snapshot()
     data = harness.practice()
     assert harness.run(data).returncode == 0
@@ -237,6 +240,7 @@ def test_delete_removes_what_the_migration_made_of_it_and_rollback_creates_it_ag
     assert everything.returncode == 0, everything.stderr[-2000:]
     after = harness.sandbox.snapshot()
     assert _comparable(after) == _comparable(before), _differences(before, after)
+    assert watch.of_kind("request") == [] and watch.of_kind("response") == [], watch.of_kind("request")[:3]
 
 
 def test_delete_keeps_a_deleted_patient_the_team_has_work_on(harness):
@@ -257,7 +261,8 @@ def test_delete_keeps_a_deleted_patient_the_team_has_work_on(harness):
 # ---- rollback and the team's work -------------------------------------------------------------------
 
 
-def test_rollback_refuses_to_destroy_team_work_keeps_it_or_discards_it_as_told(harness):
+def test_rollback_refuses_to_destroy_team_work_keeps_it_or_discards_it_as_told(harness, conformance):
+    watch = conformance.watch(harness.sandbox)
     before = harness.sandbox.snapshot()
     data = harness.practice()
     assert harness.run(data).returncode == 0
@@ -309,3 +314,4 @@ def test_rollback_refuses_to_destroy_team_work_keeps_it_or_discards_it_as_told(h
     assert next(e for e in evidence if e["id"] == note["id"])["record"]["content"] == "Team note"
     after = harness.sandbox.snapshot()
     assert _comparable(after) == _comparable(before), _differences(before, after)
+    assert watch.of_kind("request") == [] and watch.of_kind("response") == [], watch.of_kind("request")[:3]
