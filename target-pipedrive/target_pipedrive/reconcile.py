@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from target_pipedrive import source_deletions
+from target_pipedrive.api_shapes import id_of
 from target_pipedrive.client import PipedriveClient
 from target_pipedrive.landing import changed_since_landing
 from target_pipedrive.ledger import JsonLines, Ledger
@@ -225,7 +226,7 @@ class SourceCheck:
                 continue
             if stream in ("notes", "files") and key != _attached_parent(expected):
                 continue  # notes and files hang on one parent: the deal, else the person, else the organization
-            have = source_of[parent].get(_id_of(item.get(pipedrive_key)))
+            have = source_of[parent].get(id_of(item.get(pipedrive_key)))
             want = expected.get(key)
             if (want or None) != (have or None):
                 diffs.append({"field": key, "expected": want, "actual": have})
@@ -294,20 +295,11 @@ def _attached_parent(expected: dict) -> str | None:
     return next((key for key in ("deal_source_id", "person_source_id", "org_source_id") if expected.get(key)), None)
 
 
-def _id_of(value: Any) -> int | None:
-    if isinstance(value, dict):
-        value = value.get("value", value.get("id"))
-    try:
-        return int(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
-
-
 def _read(stream: str, key: str, item: dict, pipelines: dict, stages: dict) -> Any:
     if stream == "deals" and key == "pipeline":
-        return pipelines.get(_id_of(item.get("pipeline_id")))
+        return pipelines.get(id_of(item.get("pipeline_id")))
     if stream == "deals" and key == "stage":
-        return stages.get(_id_of(item.get("stage_id")))
+        return stages.get(id_of(item.get("stage_id")))
     if stream == "files" and key == "file_name":
         return item.get("name") or item.get("file_name")
     if stream == "files" and key == "size":
@@ -356,12 +348,12 @@ def _custom(info: dict, value: Any, source_of: dict) -> Any:
     if value is None:
         return None
     if kind == "enum":
-        return info["labels"].get(str(_id_of(value)), value)
+        return info["labels"].get(str(id_of(value)), value)
     if kind == "set":
         items = value if isinstance(value, list) else str(value).split(",")
-        return sorted(info["labels"].get(str(_id_of(item)), item) for item in items)
+        return sorted(info["labels"].get(str(id_of(item)), item) for item in items)
     if kind in ("org", "people"):
-        return {"source_id": source_of["organizations" if kind == "org" else "persons"].get(_id_of(value))}
+        return {"source_id": source_of["organizations" if kind == "org" else "persons"].get(id_of(value))}
     if isinstance(value, dict) and "value" in value:
         return value["value"]
     return value

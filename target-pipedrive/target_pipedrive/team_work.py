@@ -25,7 +25,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from target_pipedrive.api_shapes import is_empty
+from target_pipedrive.api_shapes import id_of, is_empty
 from target_pipedrive.client import PipedriveClient, PipedriveError
 from target_pipedrive.landing import changed_since_landing
 from target_pipedrive.ledger import Ledger
@@ -81,24 +81,15 @@ def parents_of(stream: str, record: dict) -> list[tuple[str, int]]:
     """The records `record` hangs on, as (stream, id): its links, and an activity's participants."""
     out: list[tuple[str, int]] = []
     for key, target in PARENT_KEYS.get(stream, ()):
-        ident = _id(record.get(key))
+        ident = id_of(record.get(key))
         if ident is not None:
             out.append((target, ident))
     if stream == "activities":
         for participant in record.get("participants") or []:
-            ident = _id(participant.get("person_id")) if isinstance(participant, dict) else None
+            ident = id_of(participant.get("person_id")) if isinstance(participant, dict) else None
             if ident is not None and ("persons", ident) not in out:
                 out.append(("persons", ident))
     return out
-
-
-def _id(value) -> int | None:
-    if isinstance(value, dict):
-        value = value.get("value", value.get("id"))
-    try:
-        return int(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
 
 
 def since_text(epoch: float | None) -> str | None:
