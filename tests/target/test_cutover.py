@@ -276,6 +276,12 @@ def test_rollback_refuses_to_destroy_team_work_keeps_it_or_discards_it_as_told(h
                                                              "pipeline_id": pipeline, "stage_id": stage})
     on_team_deal = team_edit(harness, "POST", "/api/v1/notes", {"content": "On the team's deal",
                                                                 "deal_id": team_deal["id"]})
+    call = team_edit(harness, "POST", "/api/v2/activities", {"subject": "Call back", "type": "task", "participants": [
+        {"person_id": persons["patients:105"], "primary": True}]})  # a migrated person as a participant
+    upload = harness.sandbox.request("POST", "/api/v1/files", files={"file": ("referral.txt", b"referral", "text/plain")},
+                                     data={"person_id": str(persons["patients:106"])})
+    assert upload.status_code == 200, upload.text
+    team_file = upload.json()["data"]
     mark = harness.log_mark()
 
     dry = harness.command("rollback", "--all", "--dry-run")
@@ -285,6 +291,8 @@ def test_rollback_refuses_to_destroy_team_work_keeps_it_or_discards_it_as_told(h
         in dry.stderr
     assert f"deals {team_deal['id']} added by the team" in dry.stderr
     assert f"notes {on_team_deal['id']} added by the team, on deals {team_deal['id']}" in dry.stderr
+    assert f"activities {call['id']} added by the team, on persons {persons['patients:105']}" in dry.stderr
+    assert f"files {team_file['id']} added by the team, on persons {persons['patients:106']}" in dry.stderr
     refused = harness.command("rollback", "--all")
     assert refused.returncode == 4 and "rollback refused" in refused.stderr
     assert harness.writes(mark) == []  # nothing deleted
@@ -294,7 +302,7 @@ def test_rollback_refuses_to_destroy_team_work_keeps_it_or_discards_it_as_told(h
     snapshot = harness.sandbox.snapshot()
     alive = {entity: {r["id"] for r in live(snapshot, entity)} for entity in ("persons", "deals", "notes")}
     assert {note["id"], on_team_deal["id"]} <= alive["notes"] and team_deal["id"] in alive["deals"]
-    assert {persons["patients:102"], persons["patients:103"], persons["patients:104"]} <= alive["persons"]
+    assert {persons[f"patients:{n}"] for n in range(102, 107)} <= alive["persons"]
     assert deals["treatment_plans:3"] in alive["deals"]
     assert persons["patients:101"] not in alive["persons"] and deals["treatment_plans:1"] not in alive["deals"]
     assert pipeline in {p["id"] for p in live(snapshot, "pipelines")}  # the team's deal is in it
@@ -310,7 +318,8 @@ def test_rollback_refuses_to_destroy_team_work_keeps_it_or_discards_it_as_told(h
     assert discarded.returncode == 0, discarded.stderr[-2000:]
     evidence = [e for e in manifest(harness) if e["op"] == "discard"]
     assert {(e["type"], e["id"]) for e in evidence if e["kind"] == "added"} == {
-        ("notes", note["id"]), ("deals", team_deal["id"]), ("notes", on_team_deal["id"])}
+        ("notes", note["id"]), ("deals", team_deal["id"]), ("notes", on_team_deal["id"]), ("activities", call["id"]),
+        ("files", team_file["id"])}
     assert next(e for e in evidence if e["id"] == note["id"])["record"]["content"] == "Team note"
     after = harness.sandbox.snapshot()
     assert _comparable(after) == _comparable(before), _differences(before, after)
