@@ -15,7 +15,8 @@ a source record that never landed is one too. Each PracticeHub record ends in on
 - `deleted_in_source`: it landed, then was deleted in PracticeHub: marked deleted (skipped by the mapper), or
   gone from the API (absent from this full re-read, the only way to notice it: one request per 100 records).
   Listed with what it has in Pipedrive and what `on_source_delete` did; one gone from the API is written to
-  `source_deletions.jsonl` for the next load to apply the policy (this pass writes nothing to Pipedrive);
+  `source_deletions.jsonl` for the next load to apply the policy (this pass writes nothing to Pipedrive).
+  Many absent at once (over a tenth of a stream) are differences instead: the re-read missed them;
 - `not_landed_accepted`: it cannot exist in Pipedrive (deleted in PracticeHub, orphaned, PHI left out);
 - `different` / `not_landed`: unexplained; the command exits non-zero.
 """
@@ -56,6 +57,7 @@ COMPARED = {
     "files": ("file_name", "size"),
 }
 EXIT_DIFFERENT = 1
+GONE_AT_ONCE, GONE_SHARE = 5, 0.1  # more records absent at once than this is the re-read's doing, not deletions
 CATEGORIES = ("exact", "merged", "degraded", "changed_in_pipedrive", "deleted_in_source", "not_landed_accepted",
               "different", "not_landed")  # from best to worst: a record takes the worst of its entities'
 # The mapper's names for what the ledger keeps under Pipedrive's keys (a field the team owns is named so there).
@@ -167,9 +169,15 @@ class SourceCheck:
             if outcome.get(record_id) == "exact":
                 outcome[record_id] = "degraded"
         index = LandedIndex(self.ledger)
-        deletions = self._deleted_in_source(index, outcome)
+        deletions, suspect = self._deleted_in_source(index, outcome)
         for row in deletions:
             mark(row["source_id"], "deleted_in_source", row["how"])
+        for row in suspect:
+            why = (f"absent from this re-read with {row['absent'] - 1} others of {row['landed']} landed: not taken as"
+                   " deleted in PracticeHub (check the tap's start_date and catalog)")
+            differences.append({"source_id": row["source_id"], "entity": "*", "field": "*", "reason": why,
+                                "expected": None, "actual": "record"})
+            mark(row["source_id"], "different", why)
         for source_id, skip in self.skipped.items():
             if source_id in outcome and outcome[source_id] == "deleted_in_source":
                 continue
@@ -191,27 +199,42 @@ class SourceCheck:
             field = f"custom_fields.{info.get('key')}"
         return PIPEDRIVE_KEYS.get(field, field) in (row.get("team") or {})
 
-    def _deleted_in_source(self, index: LandedIndex, outcome: dict[str, str]) -> list[dict]:
-        """Landed records deleted in PracticeHub since: skipped as marked deleted, or absent from this re-read."""
+    def _deleted_in_source(self, index: LandedIndex, outcome: dict[str, str]) -> tuple[list[dict], list[dict]]:
+        """Landed records deleted in PracticeHub since: skipped as marked deleted, or absent from this re-read.
+
+        Absent records are taken as deleted outright only while they are few: more than a tenth of a stream's
+        landed records (and more than a handful) absent at once says the re-read missed them (a changed
+        `start_date`, a stream deselected), not that the practice deleted them: those are differences."""
         seen = set(outcome) | set(self.skipped)
         streams_read = {record_id.split(":", 1)[0] for record_id in seen}
         known = source_deletions.latest(self.settings.state_dir / source_deletions.FILE_NAME)
-        rows, gone = [], []
+        rows: list[dict] = []
+        absent: dict[str, list[str]] = defaultdict(list)
         for record_id in sorted(set(index.by_record)):
             skip = self.skipped.get(record_id)
             if skip is not None and skip.get("reason") == "deleted_in_source":
                 how = "marked_deleted"
             elif record_id not in seen and record_id.split(":", 1)[0] in streams_read:
-                how = "gone_from_api"  # a stream this pass did not read at all is no evidence of deletions
-                gone.append(record_id)
+                absent[record_id.split(":", 1)[0]].append(record_id)  # a stream not read at all is no evidence
+                continue
             else:
                 continue
-            action = (known.get(record_id) or {}).get("action") or ("noticed" if how == "gone_from_api" else "none yet")
-            rows.append({"source_id": record_id, "how": how, "in_pipedrive": summary_of(index.of(record_id)),
-                         "action": action})
-        if gone:
-            source_deletions.note_gone(self.settings.state_dir, "reconcile", gone)
-        return rows
+            rows.append(self._deletion_row(index, known, record_id, how))
+        suspect: list[dict] = []
+        for stream, record_ids in absent.items():
+            landed = sum(1 for record_id in index.by_record if record_id.split(":", 1)[0] == stream)
+            if len(record_ids) > max(GONE_AT_ONCE, GONE_SHARE * landed):
+                suspect.extend({"source_id": record_id, "absent": len(record_ids), "landed": landed}
+                               for record_id in record_ids)
+                continue
+            rows.extend(self._deletion_row(index, known, record_id, "gone_from_api") for record_id in record_ids)
+            source_deletions.note_gone(self.settings.state_dir, "reconcile", record_ids)
+        return sorted(rows, key=lambda row: row["source_id"]), suspect
+
+    @staticmethod
+    def _deletion_row(index: LandedIndex, known: dict, record_id: str, how: str) -> dict:
+        action = (known.get(record_id) or {}).get("action") or ("noticed" if how == "gone_from_api" else "none yet")
+        return {"source_id": record_id, "how": how, "in_pipedrive": summary_of(index.of(record_id)), "action": action}
 
     def _compare(self, stream: str, expected: dict, item: dict, fields: dict, source_of: dict,
                  pipelines: dict, stages: dict) -> list[dict]:

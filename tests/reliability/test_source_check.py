@@ -55,6 +55,7 @@ def test_a_clean_migration_reconciles_and_lists_what_was_degraded(migrated):
     result, summary = workspace.source_check()
     assert result.returncodes["target"] == 0, result.describe()
     assert summary["ok"] and summary["unexplained"] == 0
+    assert summary["deleted_in_source"] == []  # every landed record was read again: none taken for deleted
     patients = summary["streams"]["patients"]
     assert patients["degraded"] >= 1 and patients["different"] == patients["not_landed"] == 0
     assert "patients.email: invalid_email" in patients["degraded_fields"]
@@ -117,3 +118,14 @@ def test_a_record_that_never_landed_is_a_difference(migrated):
     assert result.returncodes["target"] == 1
     reasons = summary["streams"]["patients"]["not_landed_reasons"]
     assert reasons.get("never loaded (new since the last run?)") == 1
+
+
+def test_many_records_absent_at_once_are_differences_not_deletions(migrated):
+    """A re-read that misses a good part of a stream (a changed start_date, say) is not the practice deleting."""
+    workspace, practicehub, _, _ = migrated
+    for patient in sorted(practicehub.dataset["patients"], key=lambda row: row["id"])[:8]:
+        practicehub.delete_record("patients", patient["id"])
+    result, summary = workspace.source_check()
+    assert result.returncodes["target"] == 1
+    assert summary["deleted_in_source"] == [] and summary["streams"]["patients"]["different"] >= 8
+    assert not (workspace.target_state_dir / "source_deletions.jsonl").read_text().strip()
