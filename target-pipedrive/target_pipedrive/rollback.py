@@ -284,15 +284,20 @@ class Rollback:
                 body[key] = moved.get((parent, int(body[key])), body[key])
         for participant in body.get("participants") or []:
             participant["person_id"] = moved.get(("persons", int(participant["person_id"])), participant["person_id"])
-        if stream == "files":
-            links = {k: str(body[k]) for k in ("deal_id", "person_id", "org_id") if body.get(k)}
-            with open(entry["copy"], "rb") as handle:
-                files = {"file": (body.get("file_name") or "file", handle, "application/octet-stream")}
-                answer = self.client.request("POST", "/files", version="v1", files=files, data=links)
-        elif stream == "notes":
-            answer = self.client.request("POST", "/notes", version="v1", json=body)
-        else:
-            answer = self.client.request("POST", f"/{stream}", json=kept(stream, body)[0])
+        try:
+            if stream == "files":
+                links = {k: str(body[k]) for k in ("deal_id", "person_id", "org_id") if body.get(k)}
+                with open(entry["copy"], "rb") as handle:
+                    files = {"file": (body.get("file_name") or "file", handle, "application/octet-stream")}
+                    answer = self.client.request("POST", "/files", version="v1", files=files, data=links)
+            elif stream == "notes":
+                answer = self.client.request("POST", "/notes", version="v1", json=body)
+            else:
+                answer = self.client.request("POST", f"/{stream}", json=kept(stream, body)[0])
+        except (PipedriveError, OSError) as exc:  # reported like a refused restore, tried again next time
+            error = f"HTTP {exc.status}: {exc.error}" if isinstance(exc, PipedriveError) else type(exc).__name__
+            self.restore_failures.append({"type": stream, "id": step["id"], "error": f"not created again ({error})"})
+            return
         new_id = int(answer["data"]["id"])
         created_by = entry.get("created_by") or entry.get("run_id")
         self.manifest.append({"op": "create", "type": stream, "id": new_id, "run_id": created_by,
@@ -356,7 +361,8 @@ def run_rollback(settings: Settings, run_id: str | None, *, all_runs: bool, dry_
             print(f"  would {step['action']} {step['type']} {step['id']}", file=sys.stderr)
     if lines:
         scan = result["team_work_scan"]
-        verb = {"refuse": "found", "keep": "left in place", "discard": "deleted too (in the manifest)"}[team_work]
+        verb = "found" if dry_run else {"refuse": "found", "keep": "left in place",
+                                        "discard": "deleted too (in the manifest)"}[team_work]
         print(f"team work on migrated records ({len(lines)}, {verb}; read with {scan['calls']} calls,"
               f" {scan['tokens']} tokens):", file=sys.stderr)
         for line in lines:
