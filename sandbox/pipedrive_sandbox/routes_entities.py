@@ -60,11 +60,14 @@ def _register_entity(app: Flask, account: Account, entity: str) -> None:
             custom = {k: v for k, v in custom.items() if k in keys}
         return custom
 
-    @api_route(app, "v2", "GET", f"/{entity}")
-    def list_records():
+    def list_records(archived: bool | None = None):
+        """A list page; deals: `GET /deals` holds the not archived ones, `GET /deals/archived` the others."""
         limit = page_limit(DEFAULT_LIMIT)
         offset = decode_cursor(request.args.get("cursor"))
         clauses, params = [], []
+        if archived is not None:
+            clauses.append("COALESCE(json_extract(data, '$.is_archived'), 0) = ?")
+            params.append(1 if archived else 0)
         where, args = sql_filter(current_user())
         if where:
             clauses.append(where)
@@ -111,6 +114,12 @@ def _register_entity(app: Flask, account: Account, entity: str) -> None:
         custom = custom_subset()
         data = [present(store, catalog, entity, r, custom) for r in rows[:limit]]
         return ok(data, {"next_cursor": encode_cursor(offset + limit) if more else None})
+
+    if entity == "deals":
+        api_route(app, "v2", "GET", "/deals")(lambda: list_records(archived=False))
+        api_route(app, "v2", "GET", "/deals/archived")(lambda: list_records(archived=True))
+    else:
+        api_route(app, "v2", "GET", f"/{entity}")(list_records)
 
     @api_route(app, "v2", "GET", f"/{entity}/{{id}}")
     def get_record(id: int):  # noqa: A002 - the spec's path parameter name

@@ -82,6 +82,9 @@ def run_audit(config: dict) -> dict:
             "extra_requests": 0,
             "note": "the first page of each resource and of each appointment status, read for the counts",
         },
+        # `meltano run reconcile` re-reads every record whatever the bookmarks say (the only way to notice
+        # records deleted outright): the full extraction's pages again, each time it runs.
+        "reconcile_estimate": {"pages": pages, "page_size": page_size, "minimum_seconds": round(pages / rate, 1)},
         "audit_requests": requests_used,
         "audit_seconds_at_rate": round(requests_used / rate, 1),
         "patient_custom_field_definitions": definitions,
@@ -97,6 +100,7 @@ def _keep(profile: dict[str, dict], stream: str, rows: list[dict]) -> None:
 
 def render_markdown(audit: dict) -> str:
     source, estimate = audit["practicehub"], audit["extraction_estimate"]
+    reconcile = audit["reconcile_estimate"]
     lines = ["# Migration audit: PracticeHub", "", "| resource | records |", "|---|---:|"]
     lines += [f"| {name} | {count:,} |" for name, count in source["records"].items()]
     lines += [f"| **total** | **{source['records_total']:,}** |", "", "Appointments by status:", ""]
@@ -118,6 +122,10 @@ def render_markdown(audit: dict) -> str:
         f"at that rate). They also read {profile.get('records', 0):,} records for the mapping proposal's value "
         f"profile ({PROFILE_FILE}, {profile.get('extra_requests', 0)} extra requests) and every patient custom "
         f"field definition ({DEFINITIONS_FILE}).",
+        f"Reconcile pass (`meltano run reconcile`: verify against the source, and find records deleted outright"
+        f" in PracticeHub): a full re-read, {reconcile['pages']:,} requests (one per page of"
+        f" {reconcile['page_size']} records) → at least {reconcile['minimum_seconds']:,.0f} s"
+        f" ({reconcile['minimum_seconds'] / 3600:.2f} h) each time it runs.",
         "",
     ]
     return "\n".join(lines)

@@ -52,15 +52,17 @@ class AdoptedRecords:
         self._remember(stream, int(existing["id"]), prior_values(existing, payload))
         return self._without_unrestorable(stream, int(existing["id"]), payload)
 
-    def update(self, stream: str, pipedrive_id: int, patch: dict) -> tuple[dict, list[str]]:
+    def update(self, stream: str, pipedrive_id: int, patch: dict, current: dict | None = None) -> tuple[dict, list[str]]:
         """A later change to an adopted record: keys never written before get their current values recorded
-        first (one read of the record); returns the patch to send and the keys held back."""
+        first (`current`, as the delta read it, else one read of the record); returns the patch to send and the
+        keys held back."""
         known = self._known().get((stream, pipedrive_id), {})
         custom = patch.get("custom_fields") or {}
         new_keys = [k for k in patch if k != "custom_fields" and k not in known]
         new_codes = [c for c in custom if c not in (known.get("custom_fields") or {})]
         if new_keys or new_codes:
-            current = self.client.get(f"/{stream}/{pipedrive_id}").get("data") or {}
+            if current is None:
+                current = self.client.get(f"/{stream}/{pipedrive_id}").get("data") or {}
             wanted = {k: patch[k] for k in new_keys}
             if new_codes:
                 wanted["custom_fields"] = {c: custom[c] for c in new_codes}

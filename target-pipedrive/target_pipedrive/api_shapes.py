@@ -117,3 +117,13 @@ def page_maximum(version: str, path: str) -> int:
     if len(parts) == 3 and parts[2] == "files" and parts[1].isdigit():
         path = "/{entity}/{id}/files"
     return PAGE_MAXIMA.get((version, path), DEFAULT_PAGE_MAXIMUM)
+
+
+def id_of(value: Any) -> int | None:
+    """An id as Pipedrive returns it: plain, or an object with `value` (v1) or `id`; None if there is none."""
+    if isinstance(value, dict):
+        value = value.get("value", value.get("id"))
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None

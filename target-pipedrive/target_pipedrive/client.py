@@ -203,6 +203,7 @@ class PipedriveClient:
         self.daily_remaining: int | None = None
         self.daily_limit: int | None = None
         self._stats_lock = threading.Lock()
+        self._written = threading.local()  # per worker thread: Pipedrive's update_time after its last write
         self._session = requests.Session()
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(max_concurrency, 4) * 2)
         self._session.mount("http://", adapter)
@@ -214,6 +215,13 @@ class PipedriveClient:
 
     def get(self, path: str, *, version: str = "v2", params: dict | None = None) -> dict:
         return self.request("GET", path, version=version, params=params)
+
+    def take_update_time(self) -> str | None:
+        """Pipedrive's `update_time` of the record this thread's last write returned (once; None if unknown).
+
+        Kept with the ledger row: a later `update_time` means someone changed the record in Pipedrive since."""
+        value, self._written.update_time = getattr(self._written, "update_time", None), None
+        return value
 
     def list_all(self, path: str, *, version: str = "v2", params: dict | None = None) -> list[dict]:
         """Every item of a list endpoint: v2 cursor or v1 start/limit pagination, as many per page as the
@@ -246,11 +254,15 @@ class PipedriveClient:
         json: Any = None,
         files: dict | None = None,
         data: dict | None = None,
+        raw: bool = False,
     ) -> dict:
-        """Send one call with pacing and retries; return the decoded envelope."""
+        """Send one call with pacing and retries; return the decoded envelope (`raw`: the answer's bytes as
+        `data`, for a file download)."""
         cost = self.costs.cost(version, method, path)
         url = f"{self.base_url}/api/{version}{path}"
         is_create = method == "POST"
+        if method != "GET":
+            self._written.update_time = None
         for attempt in range(1, self.max_tries + 1):
             self._check_budget(cost)
             started = self.pacer.acquire()
@@ -285,12 +297,16 @@ class PipedriveClient:
             if response.status_code >= 500:
                 self._sleep_backoff(attempt)
                 continue
+            if raw and response.status_code < 400:
+                return {"success": True, "data": response.content}
             body = _decode(response)
             if response.status_code >= 400:
                 error = str(body.get("error") or response.reason)
                 if body.get("error_info"):
                     error = f"{error} ({body['error_info']})"
                 raise PipedriveError(response.status_code, error, method, f"/{version}{path}")
+            if method != "GET" and isinstance(body.get("data"), dict):
+                self._written.update_time = body["data"].get("update_time")
             return body
         raise PipedriveError(0, f"gave up after {self.max_tries} tries", method, f"/{version}{path}")
 

@@ -436,7 +436,8 @@ def _quiet_json(path: Path) -> dict | None:
     return found if isinstance(found, dict) else None
 
 
-SOURCE_CATEGORIES = ("exact", "degraded", "merged", "not_landed_accepted", "different", "not_landed")
+SOURCE_CATEGORIES = ("exact", "degraded", "merged", "changed_in_pipedrive", "deleted_in_source", "not_landed_accepted",
+                     "different", "not_landed")
 
 
 def source_check(check: dict | None, problems: Problems) -> dict:
@@ -505,8 +506,10 @@ def phi_left_out(phi_report: dict | None, load_summary: dict | None, problems: P
     }
 
 
-def read_diff_rows(path: Path, problems: Problems) -> list[tuple[str, str, str]] | None:
-    """(entity, field, source_id) of each verify difference; the sent and actual values are never read."""
+def read_diff_rows(path: Path, problems: Problems, classification: str = "landed_wrong"
+                   ) -> list[tuple[str, str, str]] | None:
+    """(entity, field, source_id) of each verify difference of one classification (landed wrong, by default;
+    a file without the column: all are); the sent and actual values are never read."""
     if not path.is_file():
         return None
     try:
@@ -514,6 +517,7 @@ def read_diff_rows(path: Path, problems: Problems) -> list[tuple[str, str, str]]
             return [
                 (str(row.get("entity") or ""), str(row.get("field") or ""), str(row.get("source_id") or ""))
                 for row in csv.DictReader(handle)
+                if (row.get("classification") or "landed_wrong") == classification
             ]
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         problems.add(path.name, f"not readable CSV ({type(error).__name__})")
@@ -552,7 +556,26 @@ def verify_summary(
         "entities": entities,
         "mismatches": mismatches,
         "total_mismatches": total,
+        "changed_in_pipedrive": count(verify_report.get("changed_in_pipedrive", 0),
+                                      "verify_summary.json changed_in_pipedrive", problems),
+        "changed_in_pipedrive_fields": [str(f) for f in verify_report.get("changed_in_pipedrive_fields") or []],
     }
+
+
+def cutover(load_summary: dict | None) -> dict:
+    """The latest run's conflicts (fields both sides changed) and records deleted in PracticeHub after landing:
+    names, ids and what was done, never values."""
+    summary = load_summary or {}
+    deletions = _mapping(summary.get("source_deletions"))
+    conflicts = [{key: str(c.get(key) or "") for key in ("entity", "source_id", "field", "resolution")}
+                 for c in _rows(summary.get("conflicts"))]
+    records = [{"source_id": str(r.get("source_id") or ""), "how": str(r.get("how") or ""),
+                "in_pipedrive": ", ".join(f"{stream} {', '.join(str(i) for i in ids)}"
+                                          for stream, ids in _mapping(r.get("in_pipedrive")).items()),
+                "action": str(r.get("action") or ""), "detail": str(r.get("detail") or "")}
+               for r in _rows(deletions.get("records"))]
+    return {"conflicts": conflicts, "source_deletions": records,
+            "on_source_delete": str(deletions.get("policy") or "report")}
 
 
 def link(target: Path, out: Path, problems: Problems) -> str | None:
@@ -658,6 +681,7 @@ def summarise(inputs: ReportInputs) -> dict:
         "verify": verify_summary(
             verify_report, read_diff_rows(state / "verify_diff.csv", problems), problems
         ),
+        "cutover": cutover(load_summary),
         "workflows": _mapping((workflows or {}).get("summary")),
         "links": links,
         "input_problems": list(problems),

@@ -32,6 +32,11 @@ class Ledger:
 
     A row is written as `pending` before a create is sent and turned `done` once Pipedrive's
     answer is in hand; a `pending` row found on start-up marks a create that may have landed.
+    `deleted` marks a record removed by `on_source_delete: delete` (a later copy of it is created again).
+
+    For the cutover, each row also keeps Pipedrive's `update_time` as our last write left it
+    (`landed_update_time`: a later one means someone changed the record in Pipedrive since), and
+    `team`: the fields the team changed in Pipedrive that a delta left as the team set them.
     """
 
     SCHEMA = """
@@ -45,6 +50,8 @@ class Ledger:
         sent TEXT,
         run_id TEXT NOT NULL,
         updated_at REAL NOT NULL,
+        landed_update_time TEXT,
+        team TEXT,
         PRIMARY KEY (stream, source_id)
     );
     CREATE INDEX IF NOT EXISTS entities_by_id ON entities (stream, pipedrive_id);
@@ -60,6 +67,10 @@ class Ledger:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(self.SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(entities)")}
+        for column in ("landed_update_time", "team"):
+            if column not in columns:  # a ledger written before the cutover columns existed
+                self._db.execute(f"ALTER TABLE entities ADD COLUMN {column} TEXT")
         for suffix in ("-wal", "-shm"):
             side = Path(f"{path}{suffix}")
             if side.exists():
@@ -68,14 +79,17 @@ class Ledger:
     def get(self, stream: str, source_id: str) -> dict | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT pipedrive_id, status, origin, content_hash, sent, run_id FROM entities"
-                " WHERE stream=? AND source_id=?",
+                "SELECT pipedrive_id, status, origin, content_hash, sent, run_id, updated_at, landed_update_time,"
+                " team FROM entities WHERE stream=? AND source_id=?",
                 (stream, source_id),
             ).fetchone()
         if row is None:
             return None
-        keys = ("pipedrive_id", "status", "origin", "content_hash", "sent", "run_id")
-        return dict(zip(keys, row, strict=True))
+        keys = ("pipedrive_id", "status", "origin", "content_hash", "sent", "run_id", "updated_at",
+                "landed_update_time", "team")
+        entry = dict(zip(keys, row, strict=True))
+        entry["team"] = json.loads(entry["team"] or "{}")
+        return entry
 
     def owner_of(self, stream: str, pipedrive_id: int) -> str | None:
         """The source id whose record is this Pipedrive record, if any."""
@@ -126,14 +140,20 @@ class Ledger:
         sent: dict,
         run_id: str,
         origin: str = "created",
+        landed_update_time: str | None = None,
+        team: dict | None = None,
     ) -> None:
+        """`landed_update_time`: Pipedrive's `update_time` after this write (None: no write, or not known: the
+        previous one is kept); `team`: the fields the team owns now (None: unchanged)."""
         self._write(
                 "INSERT INTO entities (stream, source_id, pipedrive_id, status, origin, content_hash, sent,"
-                " run_id, updated_at) VALUES (?,?,?,?,?,?,?,?,?)"
+                " run_id, updated_at, landed_update_time, team) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
                 " ON CONFLICT(stream, source_id) DO UPDATE SET pipedrive_id=excluded.pipedrive_id,"
                 " status='done', origin=CASE WHEN entities.status='done' THEN entities.origin"
                 " ELSE excluded.origin END, content_hash=excluded.content_hash, sent=excluded.sent,"
-                " run_id=excluded.run_id, updated_at=excluded.updated_at",
+                " run_id=excluded.run_id, updated_at=excluded.updated_at,"
+                " landed_update_time=COALESCE(excluded.landed_update_time, entities.landed_update_time),"
+                " team=COALESCE(excluded.team, entities.team)",
                 (
                     stream,
                     source_id,
@@ -144,8 +164,23 @@ class Ledger:
                     json.dumps(sent, sort_keys=True, default=str),
                     run_id,
                     time.time(),
+                    landed_update_time,
+                    None if team is None else json.dumps(team, sort_keys=True, default=str),
                 ),
         )
+
+    def mark_deleted(self, stream: str, source_id: str) -> None:
+        """Removed from Pipedrive on purpose (`on_source_delete: delete`): no longer landed, still on record."""
+        self._write("UPDATE entities SET status='deleted', updated_at=? WHERE stream=? AND source_id=?",
+                    (time.time(), stream, source_id))
+
+    def restored(self, stream: str, source_id: str, pipedrive_id: int, sent: dict, run_id: str,
+                 landed_update_time: str | None) -> None:
+        """A record `mark_deleted` removed, created again by a rollback: landed again under its new id."""
+        self._write("UPDATE entities SET status='done', pipedrive_id=?, content_hash=?, sent=?, run_id=?, updated_at=?,"
+                    " landed_update_time=?, team=NULL WHERE stream=? AND source_id=?",
+                    (pipedrive_id, content_hash(sent), json.dumps(sent, sort_keys=True, default=str), run_id,
+                     time.time(), landed_update_time, stream, source_id))
 
     def forget(self, stream: str, pipedrive_id: int) -> None:
         self._write("DELETE FROM entities WHERE stream=? AND pipedrive_id=?", (stream, pipedrive_id))
@@ -156,11 +191,19 @@ class Ledger:
     def done_rows(self, stream: str) -> list[dict]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT source_id, pipedrive_id, sent FROM entities WHERE stream=? AND status='done'"
-                " ORDER BY pipedrive_id",
+                "SELECT source_id, pipedrive_id, sent, origin, run_id, updated_at, landed_update_time, team"
+                " FROM entities WHERE stream=? AND status='done' ORDER BY pipedrive_id",
                 (stream,),
             ).fetchall()
-        return [{"source_id": s, "pipedrive_id": p, "sent": json.loads(b or "{}")} for s, p, b in rows]
+        return [{"source_id": s, "pipedrive_id": p, "sent": json.loads(b or "{}"), "origin": o, "run_id": r,
+                 "updated_at": u, "landed_update_time": landed, "team": json.loads(team or "{}")}
+                for s, p, b, o, r, u, landed, team in rows]
+
+    def rows_with_status(self, stream: str, status: str) -> list[dict]:
+        with self._lock:
+            rows = self._db.execute("SELECT source_id, pipedrive_id, run_id FROM entities WHERE stream=? AND status=?",
+                                    (stream, status)).fetchall()
+        return [{"source_id": s, "pipedrive_id": p, "run_id": r} for s, p, r in rows]
 
     def counts(self) -> dict[str, int]:
         with self._lock:

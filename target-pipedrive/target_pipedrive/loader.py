@@ -15,7 +15,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from target_pipedrive import identity
+from target_pipedrive import identity, team_edits
 from target_pipedrive.adopted import AdoptedRecords
 from target_pipedrive.api_shapes import NO_EMPTY, empty_value
 from target_pipedrive.client import (
@@ -26,6 +26,7 @@ from target_pipedrive.client import (
     daily_budget,
 )
 from target_pipedrive.costs import CREATE_CALLS
+from target_pipedrive.landing import changed_since_landing
 from target_pipedrive.ledger import JsonLines, Ledger, Manifest, content_hash
 from target_pipedrive.owners import ConfigurationError, Owners
 from target_pipedrive.phi_guard import PhiGuard, PhiRefused
@@ -34,6 +35,8 @@ from target_pipedrive.run_lock import RunLock
 from target_pipedrive.schema_setup import BIRTHDAY_SYSTEM_KEY, FIELD_ENDPOINTS, SchemaSetup
 from target_pipedrive.settings import Settings, build_client
 from target_pipedrive.sinks import DEPENDENCY_ORDER, SkipRecord
+from target_pipedrive.source_deletions import SourceDeletions
+from target_pipedrive.verify import read_by_ids
 
 if TYPE_CHECKING:
     from target_pipedrive.sinks import PipedriveSink
@@ -56,6 +59,10 @@ NOT_CLEARED = ("the source no longer has a value, but Pipedrive's API has no emp
                " the value written earlier stays in Pipedrive")
 HELD_BACK = ("not written to a pre-existing record that had no value here: Pipedrive's API cannot empty this"
              " field again, so a rollback could not undo it")
+# Streams whose records the delta reads back (batched, `ids=`) before updating them, to leave the team's edits.
+READ_BEFORE_UPDATE = ("organizations", "persons", "deals", "activities")
+TEAM_AWARE = (*READ_BEFORE_UPDATE, "notes")  # notes are read one at a time (GET /v1/notes/{id}: 2 tokens)
+GONE_FROM_PIPEDRIVE = object()  # the record is no longer in Pipedrive (deleted there since it landed)
 
 
 class Loader:
@@ -72,6 +79,10 @@ class Loader:
         self.manifest = Manifest(self.state_dir / "manifest.jsonl")
         self.skips = JsonLines(self.state_dir / "skipped.jsonl")
         self.degradations = JsonLines(self.state_dir / "degraded.jsonl")
+        self.conflicts = JsonLines(self.state_dir / "conflicts.jsonl")  # with values: owner-only, like the ledger
+        self.deletions = SourceDeletions(self.ledger, self.client, self.manifest, self.run_id, self.state_dir,
+                                         settings.on_source_delete)
+        self._current: dict[tuple[str, int], Any] = {}  # records read just before the delta updates them
         self.adopted = AdoptedRecords(self.client, self.manifest, self.run_id)
         self.schema = SchemaSetup(
             self.client, self.manifest, self.run_id, source_id_field_name=settings.source_id_field_name
@@ -225,6 +236,7 @@ class Loader:
         stream = sink.stream_name
         held = self.waiting[stream]
         held_ids = {str(r.get("source_id")) for r in held}
+        updates: list[tuple[dict, dict]] = []  # landed before: read back in one batch, then written
         for record in records:
             key = (stream, str(record.get("source_id")))
             if key in self._future_of or key[1] in held_ids:
@@ -236,10 +248,47 @@ class Loader:
                 held.append(record)
                 held_ids.add(key[1])
                 continue
-            future = self._pool.submit(self._write_one, sink, record, parents)
-            self._in_flight[future] = key
-            self._future_of[key] = future
+            if stream in READ_BEFORE_UPDATE and self.ledger.pipedrive_id(*key) is not None:
+                updates.append((record, parents))
+                held_ids.add(key[1])  # a second copy in this batch waits for this one
+                continue
+            self._submit(sink, record, parents)
+        for record, parents, payload in self._read_before_update(sink, updates):
+            self._submit(sink, record, parents, payload)
         self.report.set_waiting(stream, len(held))
+
+    def _submit(self, sink: PipedriveSink, record: dict, parents: dict[str, int], payload: dict | None = None) -> None:
+        key = (sink.stream_name, str(record.get("source_id")))
+        future = self._pool.submit(self._write_one, sink, record, parents, payload)
+        self._in_flight[future] = key
+        self._future_of[key] = future
+
+    def _read_before_update(self, sink: PipedriveSink, updates: list[tuple[dict, dict]]) -> list[tuple]:
+        """Records landed before whose content changed: read from Pipedrive together (`ids=`, 100 a call), so
+        that the delta sees what the team changed there since. Unchanged records cost no read."""
+        stream = sink.stream_name
+        prepared, wanted = [], []
+        for record, parents in updates:
+            try:
+                payload = sink.build_payload(record, parents)
+            except (SkipRecord, PipedriveError):
+                prepared.append((record, parents, None))  # the write builds it again and skips it with its reason
+                continue
+            sent = {k: v for k, v in payload.items() if k not in UNHASHED_KEYS}
+            entry = self.ledger.get(stream, str(record.get("source_id")))
+            if entry and entry["status"] == "done" and content_hash(sent) != entry["content_hash"]:
+                wanted.append(int(entry["pipedrive_id"]))
+            prepared.append((record, parents, payload))
+        if not wanted:
+            return prepared
+        costs = self.client.costs
+        batches = math.ceil(len(wanted) / 100) * costs.cost("v2", "GET", f"/{stream}")
+        if len(wanted) * costs.cost("v2", "GET", f"/{stream}/1") < batches:
+            return prepared  # a few records: one read each (1 token) is cheaper than a list (10), done by the write
+        found = read_by_ids(self.client, stream, wanted)
+        for pipedrive_id in wanted:
+            self._current[(stream, pipedrive_id)] = found.get(pipedrive_id, GONE_FROM_PIPEDRIVE)
+        return prepared
 
     def _resolve_parents(self, sink: PipedriveSink, record: dict) -> dict[str, int] | None:
         parents: dict[str, int] = {}
@@ -306,16 +355,23 @@ class Loader:
                 self.skip(stream, record, "missing_parent", f"parent not loaded: {', '.join(missing)}")
             self.report.set_waiting(stream, 0)
         self.waiting.clear()
+        try:
+            self.report.source_deletions = self.deletions.finish()
+        except BudgetExhausted as exc:
+            self._stopped(exc)
+            raise
+        self.report.on_source_delete = self.settings.on_source_delete
         self.report.status = "completed" if self.report.status == "running" else self.report.status
         self.finish_report()
 
-    def _write_one(self, sink: PipedriveSink, record: dict, parents: dict[str, int]) -> None:
+    def _write_one(self, sink: PipedriveSink, record: dict, parents: dict[str, int], payload: dict | None = None) -> None:
         stream, source_id = sink.stream_name, str(record.get("source_id") or "")
         if not source_id:
             self.skip(stream, record, "missing_source_id", "record has no source_id")
             return
+        self.deletions.seen_again(source_id)
         try:
-            payload = sink.build_payload(record, parents)
+            payload = payload if payload is not None else sink.build_payload(record, parents)
             for key in sink.ignored_keys(record):
                 self.report.ignored(stream, key, sink.ignored_detail(key))
             sent = {k: v for k, v in payload.items() if k not in UNHASHED_KEYS}
@@ -400,10 +456,11 @@ class Loader:
 
     def _created(self, sink: PipedriveSink, source_id: str, pipedrive_id: int, sent: dict, adopted=False) -> None:
         stream = sink.stream_name
+        landed = None if adopted else self.client.take_update_time()
         self.manifest.append(
             {"op": "create", "type": stream, "id": pipedrive_id, "run_id": self.run_id, "adopted": adopted}
         )
-        self.ledger.mark_done(stream, source_id, pipedrive_id, sent, self.run_id)
+        self.ledger.mark_done(stream, source_id, pipedrive_id, sent, self.run_id, landed_update_time=landed)
         self.report.count(stream, "created")
         if stream == "organizations" and sent.get("name"):
             with self._lock:
@@ -411,7 +468,10 @@ class Loader:
                     self._org_names.setdefault(str(sent["name"]).strip().lower(), pipedrive_id)
 
     def _update_if_changed(self, sink: PipedriveSink, source_id: str, entry: dict, payload: dict, sent: dict) -> None:
-        stream = sink.stream_name
+        """The delta: only the fields the source changed, and of those only the ones the team did not change
+        in Pipedrive since they landed (`team_edits.py`; both changed: `on_conflict`)."""
+        stream, pipedrive_id = sink.stream_name, int(entry["pipedrive_id"])
+        current = self._current.pop((stream, pipedrive_id), None)
         if content_hash(sent) == entry["content_hash"]:
             self.report.count(stream, "unchanged")
             return
@@ -419,14 +479,48 @@ class Loader:
         patch, kept_values = _diff(stream, previous, payload)
         for key in kept_values:
             self.report.warn(stream, key, "not_cleared", NOT_CLEARED)
+        stored, team = sent, None
+        if patch and stream in TEAM_AWARE:
+            current = current if current is not None else self._read_current(stream, pipedrive_id)
+            if current is GONE_FROM_PIPEDRIVE:
+                raise SkipRecord("deleted_in_pipedrive", "deleted in Pipedrive after it landed: not written again")
+            resolution = team_edits.resolve(stream, previous, patch, current, entry.get("team") or {},
+                                            changed_since_landing(entry, current), self.settings.on_conflict)
+            patch, team = resolution.patch, resolution.team
+            stored = team_edits.as_sent(sent, previous, resolution.unresolved)
+            for conflict in resolution.conflicts:
+                self._conflict(stream, source_id, pipedrive_id, conflict)
         held: list[str] = []
         if entry.get("origin") == "preexisting" and patch:
-            patch, held = self.adopted.update(stream, entry["pipedrive_id"], patch)
+            patch, held = self.adopted.update(stream, pipedrive_id, patch,
+                                              current if isinstance(current, dict) else None)
             self._report_held(stream, held)
+        landed = None
         if patch:
-            sink.update(entry["pipedrive_id"], patch)
-        self.ledger.mark_done(stream, source_id, entry["pipedrive_id"], _without(sent, held), self.run_id)
+            sink.update(pipedrive_id, patch)
+            landed = self.client.take_update_time()
+        self.ledger.mark_done(stream, source_id, pipedrive_id, _without(stored, held), self.run_id,
+                              landed_update_time=landed, team=team)
         self.report.count(stream, "updated" if patch else "unchanged")
+
+    def _read_current(self, stream: str, pipedrive_id: int) -> Any:
+        """One record as Pipedrive holds it now (not read in a batch: a note, or a second copy in a batch)."""
+        version = "v1" if stream == "notes" else "v2"
+        try:
+            return self.client.get(f"/{stream}/{pipedrive_id}", version=version).get("data") or GONE_FROM_PIPEDRIVE
+        except PipedriveError as exc:
+            if exc.status in (404, 410):
+                return GONE_FROM_PIPEDRIVE
+            raise
+
+    def _conflict(self, stream: str, source_id: str, pipedrive_id: int, conflict: dict) -> None:
+        """Changed in PracticeHub and by the team in Pipedrive: listed (names in the summary, values owner-only)."""
+        row = {"entity": stream, "source_id": source_id, "pipedrive_id": pipedrive_id, "field": conflict["field"],
+               "policy": conflict["policy"], "resolution": conflict["resolution"]}
+        self.conflicts.append({**conflict, **row, "run_id": self.run_id, "at": time.time()})
+        self.report.conflict(row)
+        LOGGER.warning("conflict on %s %s (%s): changed in PracticeHub and in Pipedrive: %s", stream, source_id,
+                       conflict["field"], conflict["resolution"])
 
     def _update_preexisting(self, sink: PipedriveSink, source_id: str, existing: dict, payload: dict, sent) -> None:
         stream = sink.stream_name
@@ -434,7 +528,7 @@ class Loader:
         self._report_held(stream, held)
         sink.update(existing["id"], body)
         self.ledger.mark_done(stream, source_id, existing["id"], _without(sent, held), self.run_id,
-                              origin="preexisting")
+                              origin="preexisting", landed_update_time=self.client.take_update_time())
         self.report.count(stream, "updated")
 
     def _report_held(self, stream: str, keys: list[str]) -> None:
@@ -679,6 +773,8 @@ class Loader:
                     "at": time.time(),
                 }
             )
+            if record.get("reason") == "deleted_in_source" and record.get("source_id"):
+                self.deletions.notice(str(record["source_id"]), "marked_deleted")
         self.report.transform_skipped += len(records)
         self.finish_report()
 

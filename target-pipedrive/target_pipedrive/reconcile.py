@@ -10,6 +10,13 @@ a source record that never landed is one too. Each PracticeHub record ends in on
 - `degraded`: it landed, and the mapper's listed degradations (values kept as entered, truncated, ...)
   explain every difference;
 - `merged`: a patient folded into another person by de-duplication;
+- `changed_in_pipedrive`: it landed, and the differences are the team's: the record changed in Pipedrive
+  after our last write (`landing.py`), and the delta leaves the team's edits (listed, not a failure);
+- `deleted_in_source`: it landed, then was deleted in PracticeHub: marked deleted (skipped by the mapper), or
+  gone from the API (absent from this full re-read, the only way to notice it: one request per 100 records).
+  Listed with what it has in Pipedrive and what `on_source_delete` did; one gone from the API is written to
+  `source_deletions.jsonl` for the next load to apply the policy (this pass writes nothing to Pipedrive).
+  Many absent at once (over a tenth of a stream) are differences instead: the re-read missed them;
 - `not_landed_accepted`: it cannot exist in Pipedrive (deleted in PracticeHub, orphaned, PHI left out);
 - `different` / `not_landed`: unexplained; the command exits non-zero.
 """
@@ -24,11 +31,15 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+from target_pipedrive import source_deletions
+from target_pipedrive.api_shapes import id_of
 from target_pipedrive.client import PipedriveClient
+from target_pipedrive.landing import changed_since_landing
 from target_pipedrive.ledger import JsonLines, Ledger
 from target_pipedrive.note_html import same_note_html
 from target_pipedrive.report import write_private
 from target_pipedrive.settings import Settings, build_client
+from target_pipedrive.source_deletions import LandedIndex, source_record_of, summary_of
 from target_pipedrive.verify import V2_STREAMS, read_back, values_match
 
 ENTITY_STREAMS = ("organizations", "persons", "deals", "activities", "notes", "files")
@@ -46,11 +57,12 @@ COMPARED = {
     "files": ("file_name", "size"),
 }
 EXIT_DIFFERENT = 1
-
-
-def source_record_of(source_id: str) -> str:
-    """The PracticeHub record an entity comes from: `patients:7#as-entered` and `…#part-2` belong to `patients:7`."""
-    return source_id.split("#", 1)[0]
+GONE_AT_ONCE, GONE_SHARE = 5, 0.1  # more records absent at once than this is the re-read's doing, not deletions
+CATEGORIES = ("exact", "merged", "degraded", "changed_in_pipedrive", "deleted_in_source", "not_landed_accepted",
+              "different", "not_landed")  # from best to worst: a record takes the worst of its entities'
+# The mapper's names for what the ledger keeps under Pipedrive's keys (a field the team owns is named so there).
+PIPEDRIVE_KEYS = {"pipeline": "pipeline_id", "stage": "stage_id", "org_source_id": "org_id",
+                  "person_source_id": "person_id", "deal_source_id": "deal_id"}
 
 
 class SourceCheck:
@@ -111,8 +123,8 @@ class SourceCheck:
     def run(self) -> dict:
         fields = self._fields()
         pipelines, stages = self._pipeline_names() if self.expected.get("deals") else ({}, {})
-        landed = {stream: {row["source_id"]: row["pipedrive_id"] for row in self.ledger.done_rows(stream)}
-                  for stream in ENTITY_STREAMS}
+        rows = {stream: {row["source_id"]: row for row in self.ledger.done_rows(stream)} for stream in ENTITY_STREAMS}
+        landed = {stream: {sid: row["pipedrive_id"] for sid, row in by_id.items()} for stream, by_id in rows.items()}
         source_of = {stream: {pid: sid for sid, pid in ids.items()} for stream, ids in landed.items()}
         actual = self._actual()
         previous_skips = _latest_skips(self.settings.state_dir / "skipped.jsonl")
@@ -121,7 +133,7 @@ class SourceCheck:
         reasons: dict[str, str] = {}
 
         def mark(record_id: str, category: str, reason: str | None = None) -> None:
-            order = ("exact", "merged", "degraded", "not_landed_accepted", "different", "not_landed")
+            order = CATEGORIES
             if record_id not in outcome or order.index(category) > order.index(outcome[record_id]):
                 outcome[record_id] = category
                 if reason:
@@ -143,23 +155,86 @@ class SourceCheck:
                 # generated name): any difference left is a value lost or changed on the way.
                 unexplained = self._compare(stream, expected, item, fields.get(stream, {}), source_of, pipelines,
                                             stages)
+                row = rows[stream][source_id]
+                theirs = [d for d in unexplained if self._team_changed(row, item, d["field"], fields.get(stream, {}))]
                 for diff in unexplained:
+                    reason = "changed in Pipedrive after landing" if diff in theirs else "value differs"
                     differences.append({"source_id": record_id, "entity": stream, "entity_source_id": source_id,
-                                        "reason": "value differs", **diff})
-                mark(record_id, "different" if unexplained else "exact")
+                                        "reason": reason, **diff})
+                mark(record_id, "different" if len(theirs) < len(unexplained) else
+                     "changed_in_pipedrive" if theirs else "exact")
                 for merged in expected.get("merged_source_ids") or []:
                     mark(str(merged), "merged")
         for record_id in self.degraded:
             if outcome.get(record_id) == "exact":
                 outcome[record_id] = "degraded"
+        index = LandedIndex(self.ledger)
+        deletions, suspect = self._deleted_in_source(index, outcome)
+        for row in deletions:
+            mark(row["source_id"], "deleted_in_source", row["how"])
+        for row in suspect:
+            why = (f"absent from this re-read with {row['absent'] - 1} others of {row['landed']} landed: not taken as"
+                   " deleted in PracticeHub (check the tap's start_date and catalog)")
+            differences.append({"source_id": row["source_id"], "entity": "*", "field": "*", "reason": why,
+                                "expected": None, "actual": "record"})
+            mark(row["source_id"], "different", why)
         for source_id, skip in self.skipped.items():
+            if source_id in outcome and outcome[source_id] == "deleted_in_source":
+                continue
             if skip.get("reason") in ACCEPTED_SKIPS:
                 mark(source_id, "not_landed_accepted", skip.get("reason"))
             else:
                 differences.append({"source_id": source_id, "entity": skip.get("source_stream"), "field": "*",
                                     "reason": skip.get("reason"), "expected": "record", "actual": None})
                 mark(source_id, "not_landed", skip.get("reason"))
-        return self._summary(outcome, reasons, differences)
+        result = self._summary(outcome, reasons, differences)
+        result["deleted_in_source"] = deletions
+        return result
+
+    def _team_changed(self, row: dict, item: dict, field: str, fields: dict) -> bool:
+        if changed_since_landing(row, item):
+            return True
+        if field.startswith("custom_fields."):
+            info = fields.get(field.split(".", 1)[1]) or {}
+            field = f"custom_fields.{info.get('key')}"
+        return PIPEDRIVE_KEYS.get(field, field) in (row.get("team") or {})
+
+    def _deleted_in_source(self, index: LandedIndex, outcome: dict[str, str]) -> tuple[list[dict], list[dict]]:
+        """Landed records deleted in PracticeHub since: skipped as marked deleted, or absent from this re-read.
+
+        Absent records are taken as deleted outright only while they are few: more than a tenth of a stream's
+        landed records (and more than a handful) absent at once says the re-read missed them (a changed
+        `start_date`, a stream deselected), not that the practice deleted them: those are differences."""
+        seen = set(outcome) | set(self.skipped)
+        streams_read = {record_id.split(":", 1)[0] for record_id in seen}
+        known = source_deletions.latest(self.settings.state_dir / source_deletions.FILE_NAME)
+        rows: list[dict] = []
+        absent: dict[str, list[str]] = defaultdict(list)
+        for record_id in sorted(set(index.by_record)):
+            skip = self.skipped.get(record_id)
+            if skip is not None and skip.get("reason") == "deleted_in_source":
+                how = "marked_deleted"
+            elif record_id not in seen and record_id.split(":", 1)[0] in streams_read:
+                absent[record_id.split(":", 1)[0]].append(record_id)  # a stream not read at all is no evidence
+                continue
+            else:
+                continue
+            rows.append(self._deletion_row(index, known, record_id, how))
+        suspect: list[dict] = []
+        for stream, record_ids in absent.items():
+            landed = sum(1 for record_id in index.by_record if record_id.split(":", 1)[0] == stream)
+            if len(record_ids) > max(GONE_AT_ONCE, GONE_SHARE * landed):
+                suspect.extend({"source_id": record_id, "absent": len(record_ids), "landed": landed}
+                               for record_id in record_ids)
+                continue
+            rows.extend(self._deletion_row(index, known, record_id, "gone_from_api") for record_id in record_ids)
+            source_deletions.note_gone(self.settings.state_dir, "reconcile", record_ids)
+        return sorted(rows, key=lambda row: row["source_id"]), suspect
+
+    @staticmethod
+    def _deletion_row(index: LandedIndex, known: dict, record_id: str, how: str) -> dict:
+        action = (known.get(record_id) or {}).get("action") or ("noticed" if how == "gone_from_api" else "none yet")
+        return {"source_id": record_id, "how": how, "in_pipedrive": summary_of(index.of(record_id)), "action": action}
 
     def _compare(self, stream: str, expected: dict, item: dict, fields: dict, source_of: dict,
                  pipelines: dict, stages: dict) -> list[dict]:
@@ -174,7 +249,7 @@ class SourceCheck:
                 continue
             if stream in ("notes", "files") and key != _attached_parent(expected):
                 continue  # notes and files hang on one parent: the deal, else the person, else the organization
-            have = source_of[parent].get(_id_of(item.get(pipedrive_key)))
+            have = source_of[parent].get(id_of(item.get(pipedrive_key)))
             want = expected.get(key)
             if (want or None) != (have or None):
                 diffs.append({"field": key, "expected": want, "actual": have})
@@ -207,8 +282,7 @@ class SourceCheck:
         return {
             "ok": unexplained == 0,
             "unexplained": unexplained,
-            "streams": {stream: {"records": row["records"], **{key: row[key] for key in (
-                "exact", "degraded", "merged", "not_landed_accepted", "different", "not_landed")},
+            "streams": {stream: {"records": row["records"], **{key: row[key] for key in CATEGORIES},
                 "not_landed_reasons": dict(sorted(not_landed[stream].items())),
                 "degraded_fields": dict(sorted(degraded_fields[stream].items()))}
                 for stream, row in sorted(streams.items())},
@@ -244,20 +318,11 @@ def _attached_parent(expected: dict) -> str | None:
     return next((key for key in ("deal_source_id", "person_source_id", "org_source_id") if expected.get(key)), None)
 
 
-def _id_of(value: Any) -> int | None:
-    if isinstance(value, dict):
-        value = value.get("value", value.get("id"))
-    try:
-        return int(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
-
-
 def _read(stream: str, key: str, item: dict, pipelines: dict, stages: dict) -> Any:
     if stream == "deals" and key == "pipeline":
-        return pipelines.get(_id_of(item.get("pipeline_id")))
+        return pipelines.get(id_of(item.get("pipeline_id")))
     if stream == "deals" and key == "stage":
-        return stages.get(_id_of(item.get("stage_id")))
+        return stages.get(id_of(item.get("stage_id")))
     if stream == "files" and key == "file_name":
         return item.get("name") or item.get("file_name")
     if stream == "files" and key == "size":
@@ -306,12 +371,12 @@ def _custom(info: dict, value: Any, source_of: dict) -> Any:
     if value is None:
         return None
     if kind == "enum":
-        return info["labels"].get(str(_id_of(value)), value)
+        return info["labels"].get(str(id_of(value)), value)
     if kind == "set":
         items = value if isinstance(value, list) else str(value).split(",")
-        return sorted(info["labels"].get(str(_id_of(item)), item) for item in items)
+        return sorted(info["labels"].get(str(id_of(item)), item) for item in items)
     if kind in ("org", "people"):
-        return {"source_id": source_of["organizations" if kind == "org" else "persons"].get(_id_of(value))}
+        return {"source_id": source_of["organizations" if kind == "org" else "persons"].get(id_of(value))}
     if isinstance(value, dict) and "value" in value:
         return value["value"]
     return value
@@ -341,7 +406,12 @@ def report(result: dict, csv_path: Path, summary: Path) -> int:
           f"unexplained, {result['api_calls']} API calls", file=sys.stderr)
     for stream, row in result["streams"].items():
         print(f"  {stream}: {row['records']} records: {row['exact']} exact, {row['degraded']} degraded, "
-              f"{row['merged']} merged, {row['not_landed_accepted']} not landed (cannot exist in Pipedrive), "
+              f"{row['merged']} merged, {row['changed_in_pipedrive']} changed in Pipedrive after landing, "
+              f"{row['deleted_in_source']} deleted in PracticeHub after landing, "
+              f"{row['not_landed_accepted']} not landed (cannot exist in Pipedrive), "
               f"{row['different']} different, {row['not_landed']} not landed", file=sys.stderr)
+    for row in result.get("deleted_in_source") or []:
+        print(f"  deleted in PracticeHub ({row['how']}): {row['source_id']}, in Pipedrive {row['in_pipedrive']},"
+              f" on_source_delete: {row['action']}", file=sys.stderr)
     print(f"  differences: {csv_path}\n  summary: {summary}", file=sys.stderr)
     return 0 if result["ok"] else EXIT_DIFFERENT

@@ -30,6 +30,9 @@ class RunReport:
         self.transform_skipped = 0
         self.unmatched_owners: list[dict] = []
         self.adoptions: list[dict] = []  # account persons adopted or not, with the evidence (field names only)
+        self.conflicts: list[dict] = []  # fields changed both in the source and by the team (names only, no values)
+        self.source_deletions: list[dict] = []  # records deleted in PracticeHub after they landed, and what was done
+        self.on_source_delete = "report"
         self.api: dict = {}
         self.fields: list[dict] = []
         self.phi_guard: dict = {}  # what the target's PHI check kept out (phi_guard.py)
@@ -72,6 +75,10 @@ class RunReport:
                                    "matched_on": list(verdict.matched_on), "differs_on": list(verdict.differs_on),
                                    "not_compared": list(verdict.not_compared), "note": note})
 
+    def conflict(self, row: dict) -> None:
+        with self._lock:
+            self.conflicts.append(row)
+
     def warnings(self) -> list[dict]:
         with self._lock:
             return [
@@ -89,6 +96,7 @@ class RunReport:
         with self._lock:
             streams = {s: dict(c) for s, c in self.streams.items()}
             adoptions = sorted(self.adoptions, key=lambda row: (row["source_id"], row["pipedrive_id"]))
+            conflicts = sorted(self.conflicts, key=lambda row: (row["entity"], row["source_id"], row["field"]))
         totals = {k: sum(c[k] for c in streams.values()) for k in OUTCOMES}
         return {
             "run_id": self.run_id,
@@ -106,6 +114,9 @@ class RunReport:
             "budget_plan": self.budget_plan,
             "unmatched_owners": self.unmatched_owners,
             "adoptions": adoptions,
+            "conflicts": conflicts,
+            "source_deletions": {"policy": self.on_source_delete, "records": list(self.source_deletions),
+                                 "by_stream": _by_stream(self.source_deletions)},
             "api": self.api,
             "fields": self.fields,
             "phi_guard": self.phi_guard,
@@ -118,6 +129,13 @@ class RunReport:
         for target in (path, state_dir / "summary.json"):
             write_private(target, text)
         return path
+
+
+def _by_stream(rows: list[dict]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["stream"]] = counts.get(row["stream"], 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def write_private(path: Path, text: str) -> None:

@@ -47,6 +47,13 @@ CONFIG_SCHEMA = th.PropertiesList(
                 description="Dress rehearsal on a local twin of the account (`meltano run rehearsal`): a fresh state"
                             " folder each time, no STATE, and at the end rehearsal.json: what the real run will"
                             " create, adopt, update and skip, and its days of budget"),
+    th.Property("on_conflict", th.StringType, default="report", allowed_values=["report", "source_wins", "pipedrive_wins"],
+                description="A field changed both in PracticeHub and by the team in Pipedrive since it landed: keep "
+                            "Pipedrive's value and list the conflict (report), write the source's (source_wins), or "
+                            "keep Pipedrive's as settled (pipedrive_wins)"),
+    th.Property("on_source_delete", th.StringType, default="report", allowed_values=["report", "archive", "delete"],
+                description="A record deleted in PracticeHub after it landed: list it (report), archive its deals "
+                            "(archive), or delete what the migration created from it (delete); rollback undoes both"),
     th.Property("reconcile", th.BooleanType, default=False,
                 description="Verify against the source: compare the records read (a fresh tap and mapper pass) "
                             "with what Pipedrive holds now; no writes, no STATE (`meltano run reconcile`)"),
@@ -73,6 +80,8 @@ class Settings:
     accept_preflight_issues: bool
     send_birthday: bool = False
     rehearsal: bool = False
+    on_conflict: str = "report"
+    on_source_delete: str = "report"
 
     @classmethod
     def from_config(cls, config: Mapping) -> Settings:
@@ -101,6 +110,8 @@ class Settings:
             accept_preflight_issues=bool(config.get("accept_preflight_issues")),
             send_birthday=bool(config.get("send_birthday")),
             rehearsal=bool(config.get("rehearsal")),
+            on_conflict=str(config.get("on_conflict") or "report"),
+            on_source_delete=str(config.get("on_source_delete") or "report"),
         )
 
 

@@ -13,7 +13,7 @@ from singer_sdk import Sink
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.target_base import Target
 
-from target_pipedrive import rehearsal
+from target_pipedrive import rehearsal, source_deletions
 from target_pipedrive.client import BudgetExhausted, PipedriveError
 from target_pipedrive.loader import Loader
 from target_pipedrive.owners import ConfigurationError
@@ -141,6 +141,10 @@ class TargetPipedrive(Target):
             if code:
                 raise SystemExit(code)  # unexplained differences: the run fails, as verify does
             return
+        if self._loader is None and not self.settings.dry_run and source_deletions.pending(
+                self.settings.state_dir, self.settings.on_source_delete):
+            self.logger.info("no record changed, but deletions noticed earlier wait for on_source_delete")
+            _ = self.loader  # the load that applies them (and writes this run's summary)
         if self.settings.dry_run:
             result, code = self.preflight.run()
             path = self.preflight.write(result)
@@ -193,6 +197,11 @@ def run_command(argv: list[str]) -> int:
         parser.add_argument("--run", dest="run_id")
         parser.add_argument("--all", action="store_true")
         parser.add_argument("--dry-run", action="store_true")
+        team = parser.add_mutually_exclusive_group()
+        team.add_argument("--keep-team-work", dest="team_work", action="store_const", const="keep",
+                          help="leave migrated records the team has work on (and what they hang on) in place")
+        team.add_argument("--discard-team-work", dest="team_work", action="store_const", const="discard",
+                          help="delete the team's work on migrated records too (written to the manifest first)")
     args = parser.parse_args(argv[1:])
     settings: Settings | None = None
     try:
@@ -214,7 +223,8 @@ def run_command(argv: list[str]) -> int:
                 return missing
         if argv[0] == "verify":
             return run_verify(settings)
-        return run_rollback(settings, args.run_id, all_runs=args.all, dry_run=args.dry_run)
+        return run_rollback(settings, args.run_id, all_runs=args.all, dry_run=args.dry_run,
+                            team_work=args.team_work or "refuse")
     except BudgetExhausted as exc:
         print(f"target-pipedrive {argv[0]}: {exc}", file=sys.stderr)
         return EXIT_BUDGET

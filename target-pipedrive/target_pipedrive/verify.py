@@ -1,4 +1,8 @@
-"""Verify: read back every landed entity with as few list calls as possible and diff each sent field."""
+"""Verify: read back every landed entity with as few list calls as possible and diff each sent field.
+
+Each difference is classified (`landing.py`): changed in Pipedrive after landing (the team's edit: reported,
+not a failure) or landed wrong (the record was not touched since our write: a failure, exit 1).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from typing import Any
 
 from target_pipedrive.api_shapes import is_empty, kept
 from target_pipedrive.client import PipedriveClient
+from target_pipedrive.landing import CHANGED_IN_PIPEDRIVE, LANDED_WRONG, classify
 from target_pipedrive.ledger import Ledger
 from target_pipedrive.note_html import same_note_html
 from target_pipedrive.report import write_private
@@ -97,18 +102,33 @@ def field_diffs(stream: str, row: dict, actual: dict | None, not_kept: set[str] 
     return diffs
 
 
+def read_by_ids(client: PipedriveClient, stream: str, ids: list[int]) -> dict[int, dict]:
+    """`ids=` lists, 100 ids a call (v2). Archived deals are not in `GET /deals`: those missing are looked for
+    in `GET /deals/archived` (a deal archived by `on_source_delete: archive`, or by the team)."""
+    found = _by_ids(client, f"/{stream}", ids)
+    if stream == "deals":
+        found.update(_by_ids(client, "/deals/archived", [i for i in ids if i not in found]))
+    return found
+
+
+def _by_ids(client: PipedriveClient, path: str, ids: list[int]) -> dict[int, dict]:
+    wanted = set(ids)
+    found: dict[int, dict] = {}
+    for start in range(0, len(ids), IDS_PER_CALL):
+        chunk = ",".join(str(i) for i in ids[start : start + IDS_PER_CALL])
+        body = client.get(path, params={"ids": chunk, "limit": IDS_PER_CALL})
+        found.update({item["id"]: item for item in body.get("data") or [] if item["id"] in wanted})
+    return found
+
+
 def read_back(client: PipedriveClient, stream: str, ids: list[int]) -> dict[int, dict]:
     """Few ids: `ids=` lists (100 a call). Many: walk the id-sorted list (500 a call) up to our highest id."""
     if not ids:
         return {}
+    if len(ids) < SCAN_FROM:
+        return read_by_ids(client, stream, ids)
     wanted = set(ids)
     found: dict[int, dict] = {}
-    if len(ids) < SCAN_FROM:
-        for start in range(0, len(ids), IDS_PER_CALL):
-            chunk = ",".join(str(i) for i in ids[start : start + IDS_PER_CALL])
-            body = client.get(f"/{stream}", params={"ids": chunk, "limit": IDS_PER_CALL})
-            found.update({item["id"]: item for item in body.get("data") or [] if item["id"] in wanted})
-        return found
     params = {"limit": 500, "sort_by": "id", "sort_direction": "asc"}
     highest = max(ids)
     while True:
@@ -117,8 +137,11 @@ def read_back(client: PipedriveClient, stream: str, ids: list[int]) -> dict[int,
         found.update({item["id"]: item for item in items if item["id"] in wanted})
         cursor = (body.get("additional_data") or {}).get("next_cursor")
         if not cursor or not items or items[-1]["id"] >= highest:
-            return found
+            break
         params["cursor"] = cursor
+    if stream == "deals":
+        found.update(_by_ids(client, "/deals/archived", [i for i in ids if i not in found]))
+    return found
 
 
 class Verifier:
@@ -138,30 +161,35 @@ class Verifier:
         diffs: list[dict] = []
         checked: dict[str, int] = {}
         not_kept: set[str] = set()
-        for stream in V2_STREAMS:
-            rows = self.ledger.done_rows(stream)
-            checked[stream] = len(rows)
-            found = read_back(self.client, stream, [r["pipedrive_id"] for r in rows])
-            for row in rows:
-                diffs.extend(field_diffs(stream, row, found.get(row["pipedrive_id"]), not_kept))
-        for stream in ("notes", "files"):
+        for stream in [*V2_STREAMS, "notes", "files"]:
             rows = self.ledger.done_rows(stream)
             checked[stream] = len(rows)
             if not rows:
                 continue
-            found = {item["id"]: item for item in self.client.list_all(f"/{stream}", version="v1")}
+            if stream in V2_STREAMS:
+                found = read_back(self.client, stream, [r["pipedrive_id"] for r in rows])
+            else:
+                found = {item["id"]: item for item in self.client.list_all(f"/{stream}", version="v1")}
             for row in rows:
-                diffs.extend(field_diffs(stream, row, found.get(row["pipedrive_id"]), not_kept))
+                actual = found.get(row["pipedrive_id"])
+                for diff in field_diffs(stream, row, actual, not_kept):
+                    # A field the team changed in Pipedrive after landing is theirs: reported, not a failure.
+                    diffs.append({**diff, "classification": classify(row, actual, diff["field"])})
         for diff in diffs:
             if diff["field"].startswith("custom_fields."):
                 diff["field_label"] = self.labels.get(diff["field"].split(".", 1)[1], "")
         total = sum(checked.values())
+        wrong = [d for d in diffs if d["classification"] == LANDED_WRONG]
+        changed = [d for d in diffs if d["classification"] == CHANGED_IN_PIPEDRIVE]
         return {
-            "ok": not diffs,
+            "ok": not wrong,
             "checked": checked,
             "entities_checked": total,
-            "mismatches": len(diffs),
-            "mismatched_fields": sorted({d["field"] for d in diffs}),
+            "mismatches": len(wrong),
+            "mismatched_fields": sorted({d["field"] for d in wrong}),
+            "changed_in_pipedrive": len(changed),
+            "changed_in_pipedrive_fields": sorted({f"{d['entity']}.{d['field']}" for d in changed}),
+            "changed_in_pipedrive_records": len({(d["entity"], d["pipedrive_id"]) for d in changed}),
             "not_kept_fields": sorted(not_kept),
             "api_calls": self.client.stats.calls,
             "calls_per_1000": round(self.client.stats.calls * 1000 / total, 2) if total else 0,
@@ -171,7 +199,7 @@ class Verifier:
     def write(self, result: dict) -> tuple[Path, Path]:
         state_dir = self.settings.state_dir
         csv_path = state_dir / "verify_diff.csv"
-        columns = ["entity", "source_id", "pipedrive_id", "field", "field_label", "sent", "actual"]
+        columns = ["entity", "source_id", "pipedrive_id", "field", "field_label", "classification", "sent", "actual"]
         with open(csv_path, "w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
             writer.writeheader()
@@ -189,11 +217,15 @@ def run_verify(settings: Settings) -> int:
     csv_path, summary = verifier.write(result)
     print(
         f"verify {'OK' if result['ok'] else 'MISMATCH'}: {result['entities_checked']} entities,"
-        f" {result['mismatches']} field differences, {result['api_calls']} API calls",
+        f" {result['mismatches']} field differences (landed wrong), {result['changed_in_pipedrive']} changed in"
+        f" Pipedrive after landing, {result['api_calls']} API calls",
         file=sys.stderr,
     )
     for field in result["mismatched_fields"]:
         print(f"  mismatched field: {field}", file=sys.stderr)
+    for field in result["changed_in_pipedrive_fields"]:
+        print(f"  changed in Pipedrive after landing (the team's edit: reported, not a failure): {field}",
+              file=sys.stderr)
     for field in result["not_kept_fields"]:
         print(f"  sent but not kept by Pipedrive (not in its API's schema), not compared: {field}", file=sys.stderr)
     print(f"  diff: {csv_path}\n  summary: {summary}", file=sys.stderr)

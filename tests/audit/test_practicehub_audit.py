@@ -34,6 +34,21 @@ def test_audit_counts_match_the_dataset(practicehub_sandbox, tmp_path):
     assert "patients" in (tmp_path / "audit" / "practicehub-audit.md").read_text()
 
 
+def test_audit_estimates_the_reconcile_pass_one_request_per_100_records(practicehub_sandbox, tmp_path):
+    """The reconcile pass re-reads everything (the only way to find records deleted outright): a page per 100."""
+    for number in range(130):
+        practicehub_sandbox.create_record("patients", {"first_name": "Extra", "last_name": str(number)})
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(_config(practicehub_sandbox)))
+    assert main(["--config", str(config_path), "--out", str(tmp_path / "audit")]) == 0
+    audit = json.loads((tmp_path / "audit" / "practicehub-audit.json").read_text())
+    counts = {resource: len(rows) for resource, rows in practicehub_sandbox.dataset.items()}
+    assert counts["patients"] > 100  # two pages
+    assert audit["reconcile_estimate"]["pages"] == sum(max(1, -(-n // 100)) for n in counts.values()) == len(counts) + 1
+    text = (tmp_path / "audit" / "practicehub-audit.md").read_text()
+    assert "Reconcile pass (`meltano run reconcile`" in text and f"{len(counts) + 1} requests (one per page of 100" in text
+
+
 def test_audit_with_a_bad_key_fails_with_one_clear_line(practicehub_sandbox, tmp_path, capsys):
     config = _config(practicehub_sandbox) | {"api_keys": ["not-a-key"]}
     config_path = tmp_path / "config.json"

@@ -182,3 +182,19 @@ def test_concurrent_creates_get_unique_ids_and_exact_counts(pipedrive_sandbox_fa
     assert len(set(ids)) == 80
     assert sandbox.counters()["by_operation"]["v2 POST /persons"] == 80
     assert len(sandbox.snapshot()["persons"]) == 80
+
+
+def test_an_archived_deal_leaves_the_deals_list_for_the_archived_one(pipedrive_sandbox):
+    """v2.yaml: `GET /deals` "returns data about all not archived deals", `GET /deals/archived` the archived ones."""
+    sandbox = pipedrive_sandbox
+    deal = sandbox.request("POST", "/api/v2/deals", json={"title": "Course of treatment"}).json()["data"]
+    archived = sandbox.request("PATCH", f"/api/v2/deals/{deal['id']}", json={"is_archived": True})
+    assert archived.status_code == 200 and archived.json()["data"]["is_archived"] is True
+    listed = {d["id"] for d in sandbox.get("/api/v2/deals", params={"limit": 500}).json()["data"]}
+    in_archive = sandbox.get("/api/v2/deals/archived", params={"ids": str(deal["id"])}).json()["data"]
+    assert deal["id"] not in listed and [d["id"] for d in in_archive] == [deal["id"]]
+    assert sandbox.get("/api/v2/deals", params={"ids": str(deal["id"])}).json()["data"] == []
+    assert sandbox.get(f"/api/v2/deals/{deal['id']}").json()["data"]["id"] == deal["id"]  # still readable by id
+    sandbox.request("PATCH", f"/api/v2/deals/{deal['id']}", json={"is_archived": False})
+    assert deal["id"] in {d["id"] for d in sandbox.get("/api/v2/deals", params={"limit": 500}).json()["data"]}
+    assert sandbox.get("/api/v2/deals/archived").json()["data"] == []

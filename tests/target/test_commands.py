@@ -6,6 +6,7 @@ import contextlib
 import csv
 import io
 import json
+import time
 
 from target_pipedrive.target import run_command
 
@@ -85,7 +86,7 @@ def test_preflight_counts_days_when_the_budget_is_small(harness):
     assert report["to_create"] == [] and report["planned_tokens"] == 0
 
 
-def test_verify_passes_then_names_a_field_changed_behind_its_back(harness):
+def test_verify_passes_then_names_a_field_that_landed_wrong_apart_from_a_team_edit(harness):
     data = harness.practice()
     assert harness.run(data).returncode == 0
     ok = harness.command("verify")
@@ -97,18 +98,35 @@ def test_verify_passes_then_names_a_field_changed_behind_its_back(harness):
     rows = json.loads((harness.state_dir / "field_map.json").read_text())
     mrn = next(r for r in rows if r["logical_name"] == "mrn")["key"]
     pid_key = next(r for r in rows if r["entity"] == "persons" and r["logical_name"] == "practicehub_id")["key"]
-    person = next(p for p in live(harness.sandbox.snapshot(), "persons")
-                  if (p.get("custom_fields") or {}).get(pid_key) == "patients:103")
-    response = harness.sandbox.request("PATCH", f"/api/v2/persons/{person['id']}",
-                                       json={"custom_fields": {mrn: "TAMPERED"}, "name": "Someone Else"})
+    persons = {(p.get("custom_fields") or {}).get(pid_key): p for p in live(harness.sandbox.snapshot(), "persons")}
+    # Landed wrong: a value other than the one sent, in a record nobody changed since (update_time as it landed).
+    wrong = persons["patients:103"]
+    harness.sandbox.change_record("persons", wrong["id"], name="Someone Else", update_time=wrong["update_time"],
+                                  custom_fields={mrn: "TAMPERED"})
+    # Changed by the team after landing: an edit through the API, a second later (Pipedrive's times are to the second).
+    time.sleep(1.1)
+    team = persons["patients:104"]
+    response = harness.sandbox.request("PATCH", f"/api/v2/persons/{team['id']}", json={"name": "Renamed By Team"})
     assert response.status_code == 200, response.text
     bad = harness.command("verify")
     assert bad.returncode == 1
-    assert f"custom_fields.{mrn}" in bad.stderr and "name" in bad.stderr
+    assert f"mismatched field: custom_fields.{mrn}" in bad.stderr and "mismatched field: name" in bad.stderr
+    assert "changed in Pipedrive after landing (the team's edit: reported, not a failure): persons.name" in bad.stderr
     with open(harness.state_dir / "verify_diff.csv", encoding="utf-8") as handle:
         diffs = list(csv.DictReader(handle))
-    assert {(d["source_id"], d["field"]) for d in diffs} == {("patients:103", "name"), ("patients:103", f"custom_fields.{mrn}")}
+    assert {(d["source_id"], d["field"], d["classification"]) for d in diffs} == {
+        ("patients:103", "name", "landed_wrong"), ("patients:103", f"custom_fields.{mrn}", "landed_wrong"),
+        ("patients:104", "name", "changed_in_pipedrive")}
     assert next(d for d in diffs if d["field"] != "name")["field_label"].startswith("mrn")
+    summary = json.loads((harness.state_dir / "verify_summary.json").read_text())
+    assert summary["mismatches"] == 2 and summary["changed_in_pipedrive"] == 1
+
+    # The wrong landing put right (the team's edit stays): verify passes, the edit still reported.
+    harness.sandbox.change_record("persons", wrong["id"], name=wrong["name"], update_time=wrong["update_time"],
+                                  custom_fields={mrn: wrong["custom_fields"][mrn]})
+    fixed = harness.command("verify")
+    assert fixed.returncode == 0, fixed.stderr[-2000:]
+    assert "1 changed in Pipedrive after landing" in fixed.stderr
 
 
 def test_rollback_restores_the_account_exactly(harness):

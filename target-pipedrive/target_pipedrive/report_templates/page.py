@@ -582,6 +582,8 @@ def skips_section(summary: dict) -> str:
 
 
 SOURCE_COLUMNS = (("exact", "landed exactly"), ("degraded", "landed, values degraded"), ("merged", "merged"),
+                  ("changed_in_pipedrive", "landed, changed in Pipedrive since"),
+                  ("deleted_in_source", "landed, deleted in PracticeHub since"),
                   ("not_landed_accepted", "cannot exist in Pipedrive"), ("different", "landed, different"),
                   ("not_landed", "not landed"))
 
@@ -658,12 +660,39 @@ def verify_section(summary: dict) -> str:
         )
         for m in checked["mismatches"]
     ]
+    changed = ", ".join(f"<code>{escape(f)}</code>" for f in checked.get("changed_in_pipedrive_fields") or [])
     return (
         "<h2>Field-level verification</h2>"
         f"<p>Pipedrive was read back and compared field by field: "
-        f"{metric('verify.total_mismatches', checked['total_mismatches'])} field mismatches.</p>"
+        f"{metric('verify.total_mismatches', checked['total_mismatches'])} field mismatches (landed wrong); "
+        f"{metric('verify.changed_in_pipedrive', checked.get('changed_in_pipedrive', 0))} differences are edits "
+        f"made in Pipedrive after landing (the team's, not failures){': ' + changed if changed else ''}.</p>"
         + table(["Pipedrive object", "records checked", "records with a mismatch"], entities, "verify")
         + table(["Pipedrive object", "field", "mismatches"], fields, "verify_fields", 2)
+    )
+
+
+def cutover_section(summary: dict) -> str:
+    found = summary.get("cutover") or {"conflicts": [], "source_deletions": [], "on_source_delete": "report"}
+    conflict_rows = [
+        row([cell(escape(c["entity"]), True), cell(escape(c["source_id"]), True),
+             cell(f"<code>{escape(c['field'])}</code>", True), cell(escape(c["resolution"]), True)])
+        for c in found["conflicts"][:MAX_TABLE_ROWS]
+    ]
+    deletion_rows = [
+        row([cell(escape(d["source_id"]), True), cell(escape(d["how"].replace("_", " ")), True),
+             cell(escape(d["in_pipedrive"]), True), cell(escape(d["action"]), True), cell(escape(d["detail"]), True)])
+        for d in found["source_deletions"][:MAX_TABLE_ROWS]
+    ]
+    return (
+        "<h3>Changed on both sides (conflicts)</h3>"
+        f"<p>{metric('cutover.conflicts', len(found['conflicts']))} fields were changed in PracticeHub and by the "
+        "team in Pipedrive since they landed; fields only the team changed were left as the team set them.</p>"
+        + table(["Pipedrive object", "PracticeHub ID", "field", "what was done"], conflict_rows, "conflicts", 4)
+        + "<h3>Deleted in PracticeHub after landing</h3>"
+        f"<p>{metric('cutover.source_deletions', len(found['source_deletions']))} records were deleted in "
+        f"PracticeHub after they landed (on_source_delete: <code>{escape(found['on_source_delete'])}</code>).</p>"
+        + table(["PracticeHub ID", "how", "in Pipedrive", "done", "detail"], deletion_rows, "source_deletions", 5)
     )
 
 
@@ -717,6 +746,7 @@ def render(summary: dict) -> str:
         dedupe_section(summary),
         phi_section(summary),
         skips_section(summary),
+        cutover_section(summary),
         source_check_section(summary),
         verify_section(summary),
         links_section(summary),
