@@ -139,11 +139,11 @@ def prescription(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple
     dates = f"Prescribed on {escape(record.get('prescribed_on') or 'an unknown date')}"
     if text(record.get("dispensed_at")):
         try:
-            dispensed = run.clock.iso_utc(record.get("dispensed_at"), f"{plan.name}.dispensed_at")
+            dispensed = run.clock.note_time(record.get("dispensed_at"), f"{plan.name}.dispensed_at")
         except BadValue as problem:  # kept as entered, at the end of the note
             dispensed = run.value_problem(problem, f"{plan.name}.dispensed_at", record.get("dispensed_at"))
         if dispensed:
-            dates += f"; dispensed {escape(dispensed)}"
+            dates += f"; dispensed {escape(dispensed)} UTC"
     parts.append(f"<p>{dates}</p>")
     reference = text(record.get("pharmacy_order_reference"))
     if reference or text(record.get("pharmacy_name")):
