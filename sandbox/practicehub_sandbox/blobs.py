@@ -17,6 +17,13 @@ _MAGIC = {
 }
 
 DEFAULT_MIME_TYPE = "application/octet-stream"
+# Resources whose records carry a signed `url` to their bytes; each has its own /_blobs/ path.
+BLOB_RESOURCES = ("files", "patient_library")
+
+
+def blob_key(resource: str, record_id: int) -> int | str:
+    """The name a blob is signed and served under: `<id>` for attachments, `patient_library/<id>` for assets."""
+    return record_id if resource == "files" else f"{resource}/{record_id}"
 
 
 class BlobSigner:
@@ -24,15 +31,15 @@ class BlobSigner:
         self._secret = secret
         self.ttl_seconds = ttl_seconds
 
-    def signature(self, file_id: int, expires: int) -> str:
+    def signature(self, file_id: int | str, expires: int) -> str:
         message = f"{file_id}:{expires}".encode()
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
 
-    def url(self, root_url: str, file_id: int, now: float | None = None) -> str:
+    def url(self, root_url: str, file_id: int | str, now: float | None = None) -> str:
         expires = int((time.time() if now is None else now) + self.ttl_seconds)
         return f"{root_url}/_blobs/{file_id}?expires={expires}&signature={self.signature(file_id, expires)}"
 
-    def check(self, file_id: int, expires: str | None, signature: str | None) -> str | None:
+    def check(self, file_id: int | str, expires: str | None, signature: str | None) -> str | None:
         """None when the link is valid, else the S3-style error code."""
         if not expires or not signature or not expires.isdigit():
             return "AccessDenied"
@@ -43,7 +50,7 @@ class BlobSigner:
         return None
 
 
-def blob_bytes(seed: int, file_id: int, size: int, mime_type: str | None) -> bytes:
+def blob_bytes(seed: int, file_id: int | str, size: int, mime_type: str | None) -> bytes:
     """Deterministic content of ``size`` bytes for one file, starting like a real file of its type."""
     if mime_type and mime_type.startswith("text/"):
         line = f"Synthetic attachment {file_id} (sandbox data, seed {seed}).\n".encode()

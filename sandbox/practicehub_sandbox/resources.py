@@ -1,4 +1,4 @@
-"""The 18 PracticeHub resources and their fields, in the order the API sends them (RESOURCES.md)."""
+"""The PracticeHub resources and their fields, in the order the API sends them (RESOURCES.md)."""
 
 from __future__ import annotations
 
@@ -52,12 +52,25 @@ RESOURCE_FIELDS: dict[str, tuple[str, ...]] = {
         "id", "appointment_id", "patient_id", "type", "send_at", "status", "channel", "created", "updated",
     ),
     "workflows": ("id", "name", "description", "trigger", "actions", "active", "created", "updated"),
+    # Assumed (no public endpoint description): generated last, so the resources above stay as they were.
+    "patient_library": (
+        "id", "title", "kind", "file_name", "mime_type", "size", "description", "url", "patient_ids",
+        "created", "updated",
+    ),
+    "prescriptions": (
+        "id", "patient_id", "practitioner_id", "appointment_id", "medication", "quantity", "directions",
+        "status", "pharmacy_name", "pharmacy_order_reference", "pharmacy_status", "prescribed_on",
+        "dispensed_at", "created", "updated",
+    ),
 }
+# Resources whose shape is the project's assumption (RESOURCES.md "(A)"), served like the others.
+ASSUMED_RESOURCES: tuple[str, ...] = ("patient_library", "prescriptions")
 
 RESOURCES: tuple[str, ...] = tuple(RESOURCE_FIELDS)
 
 APPOINTMENT_STATUSES = ("pending", "arrived", "processed", "missed", "cancelled")
 REMINDER_STATUSES = ("pending", "sent", "actioned", "failed", "cancelled")
+PRESCRIPTION_STATUSES = ("draft", "sent_to_pharmacy", "dispensed", "cancelled", "rejected")
 
 DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 DATE_FORMAT = "%Y-%m-%d"

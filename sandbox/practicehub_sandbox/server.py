@@ -13,7 +13,7 @@ from urllib.parse import quote
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from .blobs import DEFAULT_MIME_TYPE, BlobSigner, blob_bytes, s3_error
+from .blobs import BLOB_RESOURCES, DEFAULT_MIME_TYPE, BlobSigner, blob_bytes, blob_key, s3_error
 from .faults import Fault, FaultPlan
 from .filters import RESERVED_PARAMS, parse_filters
 from .paging import page_links, page_params, page_rows
@@ -114,8 +114,9 @@ def make_app(dataset: dict[str, list[dict]], settings: SandboxSettings | None = 
         return response
 
     def served(resource: str, record: dict) -> dict:
-        if resource == "files":
-            record = {**record, "url": sandbox.signer.url(request.host_url.rstrip("/"), record["id"])}
+        if resource in BLOB_RESOURCES:
+            key = blob_key(resource, record["id"])
+            record = {**record, "url": sandbox.signer.url(request.host_url.rstrip("/"), key)}
         return record
 
     @app.get("/api/<resource>")
@@ -161,8 +162,16 @@ def make_app(dataset: dict[str, list[dict]], settings: SandboxSettings | None = 
 
     @app.get("/_blobs/<int:file_id>")
     def get_blob(file_id: int) -> Response:
-        error = sandbox.signer.check(file_id, request.args.get("expires"), request.args.get("signature"))
-        record = sandbox.store.get("files", file_id)
+        return blob_response("files", file_id)
+
+    @app.get("/_blobs/patient_library/<int:asset_id>")
+    def get_library_blob(asset_id: int) -> Response:
+        return blob_response("patient_library", asset_id)
+
+    def blob_response(resource: str, file_id: int) -> Response:
+        key = blob_key(resource, file_id)
+        error = sandbox.signer.check(key, request.args.get("expires"), request.args.get("signature"))
+        record = sandbox.store.get(resource, file_id)
         if error is None and record is None:
             error = "NoSuchKey"
         if error:
@@ -178,7 +187,7 @@ def make_app(dataset: dict[str, list[dict]], settings: SandboxSettings | None = 
         size = record.get("size")
         size = int(size) if isinstance(size, int) and size >= 0 else 1024 + file_id % 4096
         sandbox.stats.record_blob(200)
-        body = blob_bytes(sandbox.settings.seed, file_id, size, mime_type)
+        body = blob_bytes(sandbox.settings.seed, key, size, mime_type)
         response = Response(body, status=200, mimetype=mime_type)
         if record.get("file_name"):
             # RFC 6266: an ASCII fallback plus the exact UTF-8 name, as S3 sends non-Latin-1 names

@@ -14,7 +14,7 @@ from .resources import DATETIME_FORMAT, RESOURCE_FIELDS
 FILTERED_CACHE_SIZE = 16
 
 # Fields the API sends as lists: a record created without them gets [] rather than null.
-LIST_FIELDS = frozenset({"custom_fields", "options", "answers", "actions"})
+LIST_FIELDS = frozenset({"custom_fields", "options", "answers", "actions", "patient_ids"})
 
 
 class UnknownResource(KeyError):

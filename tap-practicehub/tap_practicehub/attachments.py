@@ -29,8 +29,10 @@ def download_attachment(
     attempts: int,
     logger: logging.Logger,
     session: requests.Session | None = None,
+    label: str = "files",
 ) -> dict:
-    """Fill ``local_path``, ``downloaded_size`` and ``sha256`` (or ``download_error``) on a ``files`` record.
+    """Fill ``local_path``, ``downloaded_size`` and ``sha256`` (or ``download_error``) on a ``files`` record
+    (or any record with ``id``, ``file_name`` and a signed ``url``: Patient Library assets; ``label`` names it).
 
     The URL is pre-signed (S3-style): it is fetched with NO PracticeHub headers, so the API key never
     leaves for another host. It is never logged either: its signature is a credential while it lives.
@@ -68,6 +70,6 @@ def download_attachment(
             error = type(exc).__name__
         time.sleep(min(8.0, 0.25 * 2**attempt))
     partial.unlink(missing_ok=True)
-    logger.warning("files: attachment of file id %s not downloaded: %s", file_id, error)
+    logger.warning("%s: the bytes of id %s were not downloaded: %s", label, file_id, error)
     record.update(local_path=None, downloaded_size=None, sha256=None, download_error=error)
     return record

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from tap_practicehub.privacy import private_outputs
+from tap_practicehub.settings import ASSUMED_RESOURCES
 from tap_practicehub.tap import TapPracticeHub
 
 APPOINTMENT_STATUSES = ("pending", "arrived", "processed", "missed", "cancelled")
@@ -102,7 +103,8 @@ def render_markdown(audit: dict) -> str:
     source, estimate = audit["practicehub"], audit["extraction_estimate"]
     reconcile = audit["reconcile_estimate"]
     lines = ["# Migration audit: PracticeHub", "", "| resource | records |", "|---|---:|"]
-    lines += [f"| {name} | {count:,} |" for name, count in source["records"].items()]
+    lines += [f"| {name}{' (assumed endpoint)' if name in ASSUMED_RESOURCES else ''} | {count:,} |"
+              for name, count in source["records"].items()]
     lines += [f"| **total** | **{source['records_total']:,}** |", "", "Appointments by status:", ""]
     lines += [f"- {status}: {count:,}" for status, count in source["appointment_statuses"].items()]
     lines += ["", f"Appointment types ({len(source['appointment_types'])}): " + ", ".join(source["appointment_types"])]

@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 # PracticeHub's hosting regions, as they appear in an account's URL (API.md).
 REGIONS = ("neptune", "apollo", "vulcan", "jupiter")
+# Resources with no public endpoint description (RESOURCES.md "(A)"), read only when the user lists them.
+ASSUMED_RESOURCES = ("patient_library", "prescriptions")
 _APP_DETAILS = re.compile(r"^[^=\s][^=]*=[^@\s=]+@[^@\s=]+\.[^@\s=]+$")
 _ACCOUNT_DOMAIN = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$", re.IGNORECASE)
 
@@ -30,6 +32,11 @@ def config_errors(config: t.Mapping[str, t.Any]) -> list[str]:
     details = config.get("app_details")
     if details is not None and not _APP_DETAILS.match(details):
         errors.append("`app_details` must be `<app name>=<contact email>`, e.g. `clinic-migration=it@example.com`.")
+    assumed = config.get("assumed_resources")
+    unknown = sorted(set(assumed or ()) - set(ASSUMED_RESOURCES)) if isinstance(assumed, list) else []
+    if unknown:
+        errors.append(f"`assumed_resources` {', '.join(map(repr, unknown))} unknown; valid: "
+                      f"{', '.join(ASSUMED_RESOURCES)}.")
     try:
         ZoneInfo(config.get("timezone") or "UTC")
     except (ZoneInfoNotFoundError, ValueError):

@@ -17,7 +17,7 @@ from tap_practicehub import settings
 from tap_practicehub.api import AuthenticationError, Page, PracticeHubAPI
 from tap_practicehub.output import BufferedWriter
 from tap_practicehub.privacy import private_outputs
-from tap_practicehub.streams import STREAM_TYPES
+from tap_practicehub.streams import ASSUMED_STREAMS, STREAM_TYPES
 
 if t.TYPE_CHECKING:
     from tap_practicehub.client import PracticeHubStream, WindowStart
@@ -133,6 +133,14 @@ class TapPracticeHub(Tap):
             "`updated` windows, no bookmark), for proposing the mapping. Unset or 0: read everything.",
         ),
         th.Property(
+            "assumed_resources",
+            th.ArrayType(th.StringType),
+            default=[],
+            description="Resources PracticeHub publishes no endpoint description for, read only when listed "
+            f"here: {', '.join(sorted(ASSUMED_STREAMS))} (RESOURCES.md marks them assumed; check them "
+            "against your account's endpoint document first).",
+        ),
+        th.Property(
             "request_timeout", th.NumberType, default=60, description="Seconds before a request times out."
         ),
         th.Property(
@@ -234,7 +242,9 @@ class TapPracticeHub(Tap):
             super().cb_test(ctx, param, value)
 
     def discover_streams(self):
-        return [stream_type(tap=self) for stream_type in STREAM_TYPES]
+        assumed = set(self.config.get("assumed_resources") or ())
+        return [stream_type(tap=self) for stream_type in STREAM_TYPES
+                if stream_type.name not in ASSUMED_STREAMS or stream_type.name in assumed]
 
     def load_streams(self):
         """Streams in declaration order (the SDK sorts by name), so related records arrive in dependency order."""

@@ -103,6 +103,10 @@ class Preflight:
                 "create_cost": cost,
                 "tokens_new": new * cost,
                 "tokens_if_all_loaded_changed": already.get(stream, 0) * cost,
+                # e.g. files from attachments vs Patient Library assets (one upload per assigned person)
+                "by_source_stream": {source: {"records": count, "tokens_if_all_new": count * cost}
+                                     for source, count in sorted(Counter(
+                                         sid.split(":", 1)[0] for sid in self.source_ids[stream]).items())},
             }
             tokens += new * cost
         schema_cost = self.client.costs.cost("v2", "POST", "/personFields")

@@ -44,8 +44,9 @@ from target_pipedrive.verify import V2_STREAMS, read_back, values_match
 
 ENTITY_STREAMS = ("organizations", "persons", "deals", "activities", "notes", "files")
 # Skip reasons for records that cannot exist in Pipedrive: not a loss.
+# `not_assigned`: a Patient Library asset shared with no patient has no person to hang on in Pipedrive.
 ACCEPTED_SKIPS = {"deleted_in_source", "patient_missing", "parent_skipped", "phi_excluded",
-                  "stream_skipped_by_mapping", "unmapped_stream", "not_sampled"}
+                  "stream_skipped_by_mapping", "unmapped_stream", "not_sampled", "not_assigned"}
 PARENTS = {"org_source_id": ("org_id", "organizations"), "person_source_id": ("person_id", "persons"),
            "deal_source_id": ("deal_id", "deals")}
 COMPARED = {

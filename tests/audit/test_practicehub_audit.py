@@ -11,6 +11,7 @@ def _config(sandbox) -> dict:
         "api_keys": list(sandbox.api_keys),
         "app_details": "audit-test=it@example.com",
         "requests_per_second": 100,
+        "assumed_resources": ["patient_library", "prescriptions"],  # the inventory includes what is listed
     }
 
 
@@ -29,9 +30,10 @@ def test_audit_counts_match_the_dataset(practicehub_sandbox, tmp_path):
     for status in APPOINTMENT_STATUSES:
         assert statuses[status] == sum(1 for row in dataset["appointments"] if row["status"] == status)
     assert audit["practicehub"]["appointment_types"] == sorted({row["name"] for row in dataset["appointment_types"]})
-    # 18 counts + 5 statuses + the two small lists (one page each in the tiny practice)
-    assert practicehub_sandbox.stats()["requests"] == audit["audit_requests"] == 18 + 5 + 2
-    assert "patients" in (tmp_path / "audit" / "practicehub-audit.md").read_text()
+    # 20 counts + 5 statuses + the two small lists (one page each in the tiny practice)
+    assert practicehub_sandbox.stats()["requests"] == audit["audit_requests"] == 20 + 5 + 2
+    markdown = (tmp_path / "audit" / "practicehub-audit.md").read_text()
+    assert "patients" in markdown and "| prescriptions (assumed endpoint) |" in markdown
 
 
 def test_audit_estimates_the_reconcile_pass_one_request_per_100_records(practicehub_sandbox, tmp_path):

@@ -86,3 +86,39 @@ def test_every_output_of_the_demo_is_private(migration):
     assert result.returncode == 0
     assert (out / "logs").is_dir() and (out / "pipedrive-account.json").is_file()
     assert loose_modes(out.parent) == []
+
+
+def test_library_assets_land_byte_exact_on_each_person_and_prescriptions_keep_the_pharmacy(migration):
+    """The demo environment reads the assumed resources: every asset upload holds the sandbox's exact bytes."""
+    import sqlite3
+
+    from practicehub_sandbox.blobs import blob_bytes
+    from practicehub_sandbox.data import generate
+
+    result, out = migration
+    assert result.returncode == 0
+    checked = json.loads((out / "pipedrive" / "reconcile.json").read_text())["streams"]
+    for stream in ("patient_library", "prescriptions"):
+        row = checked[stream]
+        assert row["records"] > 0 and row["different"] == 0 and row["not_landed"] == 0, (stream, row)
+    source = generate("tiny")
+    live = {p["id"] for p in source["patients"] if not p["deleted"]}
+    database = sqlite3.connect(out / "pipedrive-sandbox.sqlite")  # rollback deletes records, keeps the bytes
+    files = [(record_id, json.loads(data)) for record_id, data in
+             database.execute("SELECT id, data FROM records WHERE entity = 'files'")]
+    notes = [json.loads(data)["content"] for (data,) in database.execute(
+        "SELECT data FROM records WHERE entity = 'notes'")]
+    uploads = 0
+    for asset in source["patient_library"]:
+        landed = [record_id for record_id, data in files if data.get("file_name") == asset["file_name"]]
+        assert bool(landed) == bool(set(asset["patient_ids"]) & live), asset["id"]
+        assert len(landed) <= len(asset["patient_ids"])
+        want = blob_bytes(0, f"patient_library/{asset['id']}", asset["size"], asset["mime_type"])
+        for record_id in landed:
+            (content,) = database.execute("SELECT content FROM blobs WHERE file_id = ?", (record_id,)).fetchone()
+            assert bytes(content) == want, asset["id"]
+        uploads += len(landed)
+    assert uploads > len([a for a in source["patient_library"] if a["patient_ids"]])  # several persons each
+    references = [p["pharmacy_order_reference"] for p in source["prescriptions"]
+                  if p["pharmacy_order_reference"] and p["patient_id"] in live]
+    assert references and all(any(ref in content for content in notes) for ref in references[:5])

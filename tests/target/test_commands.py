@@ -76,6 +76,20 @@ def test_preflight_reports_the_plan_and_writes_nothing(harness):
     assert harness.writes(mark) == []
 
 
+def test_preflight_measures_the_uploads_of_library_assets_apart(harness):
+    data = harness.practice()
+    attachments = len(data["files"])
+    for person in data["persons"][:3]:  # one Patient Library asset assigned to three people: three uploads
+        upload = dict(data["files"][0], source_id=f"patient_library:9#{person['source_id']}",
+                      deal_source_id=None, person_source_id=person["source_id"])
+        data["files"].append(upload)
+    proc = harness.command("preflight", "--input", str(harness.input_file(data)))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    files = json.loads((harness.state_dir / "preflight.json").read_text())["planned_calls"]["files"]
+    assert files["by_source_stream"]["patient_library"] == {"records": 3, "tokens_if_all_new": 30}
+    assert sum(row["records"] for row in files["by_source_stream"].values()) == attachments + 3
+
+
 def test_preflight_counts_days_when_the_budget_is_small(harness):
     data = harness.practice()
     harness.run(data)

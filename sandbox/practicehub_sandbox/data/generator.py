@@ -9,7 +9,15 @@ from datetime import datetime, timedelta
 
 from faker import Faker
 
-from ..resources import APPOINTMENT_STATUSES, DATE_FORMAT, DATETIME_FORMAT, REMINDER_STATUSES, RESOURCE_FIELDS
+from ..resources import (
+    APPOINTMENT_STATUSES,
+    ASSUMED_RESOURCES,
+    DATE_FORMAT,
+    DATETIME_FORMAT,
+    PRESCRIPTION_STATUSES,
+    REMINDER_STATUSES,
+    RESOURCE_FIELDS,
+)
 from . import vocab
 from .mess import add_mess
 from .profiles import profile_counts
@@ -426,8 +434,61 @@ class _Builder:
 
         self.records("reminders", build)
 
+    # -- assumed resources (RESOURCES.md "(A)") -----------------------------------------------------------
+
+    def patient_library(self) -> None:
+        """Assets shared with several patients, with some shared with none (practice-wide documents)."""
+        rng = self.rng
+        patients = [p["id"] for p in self.data["patients"]]
+
+        def build(i: int, record_id: int) -> dict:
+            title, kind, extension, mime_type = vocab.LIBRARY_ASSETS[i % len(vocab.LIBRARY_ASSETS)]
+            shared_with = 0 if i % 7 == 6 else rng.choice((1, 2, 3, 4))
+            stem = title.lower().replace(" ", "-")
+            return {
+                "title": title, "kind": kind, "file_name": f"{stem}-{record_id}.{extension}", "mime_type": mime_type,
+                "size": rng.randint(1_500, 180_000), "description": None if i % 3 else f"{title} (patient copy)",
+                "url": None, "patient_ids": sorted(rng.sample(patients, min(shared_with, len(patients)))),
+            }
+
+        self.records("patient_library", build)
+
+    def prescriptions(self) -> None:
+        """Some from an appointment, most sent to an outside pharmacy with its order reference and status."""
+        rng = self.rng
+        visits = [a for a in self.data["appointments"] if a["status"] in ("processed", "arrived")] or self.data[
+            "appointments"]
+
+        def build(i: int, record_id: int) -> dict:
+            appointment = rng.choice(visits)
+            medication, directions = vocab.MEDICATIONS[i % len(vocab.MEDICATIONS)]
+            status = PRESCRIPTION_STATUSES[i] if i < len(PRESCRIPTION_STATUSES) else rng.choices(
+                PRESCRIPTION_STATUSES, weights=(5, 25, 60, 5, 5))[0]
+            pharmacy, code = vocab.PHARMACIES[i % len(vocab.PHARMACIES)]
+            sent = status != "draft"
+            prescribed = datetime.strptime(appointment["start"], DATETIME_FORMAT)
+            return {
+                "patient_id": appointment["patient_id"], "practitioner_id": appointment["practitioner_id"],
+                "appointment_id": None if i % 4 == 3 else appointment["id"], "medication": medication,
+                "quantity": rng.choice((1, 14, 28, 56)), "directions": directions, "status": status,
+                "pharmacy_name": pharmacy if sent else None,
+                "pharmacy_order_reference": f"{code}-{rng.randint(100_000, 999_999)}-{record_id % 1000:03d}" if sent
+                else None,
+                "pharmacy_status": (rng.choice(vocab.PHARMACY_STATUSES) if status != "dispensed" else "collected")
+                if sent else None,
+                "prescribed_on": prescribed.strftime(DATE_FORMAT),
+                "dispensed_at": (prescribed + timedelta(hours=rng.randint(2, 72))).strftime(DATETIME_FORMAT)
+                if status == "dispensed" else None,
+                "created": min(prescribed, END).strftime(DATETIME_FORMAT),
+            }
+
+        self.records("prescriptions", build)
+
     def build(self) -> dict[str, list[dict]]:
         for resource in self.counts:
+            if resource == ASSUMED_RESOURCES[0]:
+                # Their own random stream: adding them changed no record of the resources before them.
+                self.rng = random.Random(f"practicehub-assumed:{self.rng.random()}:{self.seed}")
             getattr(self, resource)()
         return {resource: self.data[resource] for resource in RESOURCE_FIELDS}
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..resources import RESOURCES
+from ..resources import ASSUMED_RESOURCES, RESOURCES
 
 TINY: dict[str, int] = {
     "locations": 3, "patient_custom_fields": 8, "practitioners": 4, "users": 5, "appointment_types": 4,
@@ -28,11 +28,19 @@ _WEIGHTS: dict[str, int] = {
     "patient_packages": 2, "care_plans": 2, "patient_logs": 6, "custom_form_responses": 2, "reminders": 12,
 }
 
+# The assumed resources come on top of a profile's total, so every other resource keeps its records.
+_ASSUMED: dict[str, dict[str, int]] = {
+    "tiny": {"patient_library": 5, "prescriptions": 10},
+    "demo": {"patient_library": 16, "prescriptions": 60},
+    "clinic-50k": {"patient_library": 120, "prescriptions": 1_500},
+}
+
 PROFILES: tuple[str, ...] = ("tiny", "demo", "clinic-50k")
 
 
 def profile_counts(profile: str) -> dict[str, int]:
-    """Records per resource, in generation order; demo and clinic-50k add up to exactly their total."""
+    """Records per resource, in generation order; demo and clinic-50k add up to exactly their total, plus the
+    assumed resources (``ASSUMED_RESOURCES``)."""
     if profile == "tiny":
         counts = dict(TINY)
     elif profile in _FIXED:
@@ -44,5 +52,6 @@ def profile_counts(profile: str) -> dict[str, int]:
         counts["appointments"] += _TOTALS[profile] - sum(counts.values())
     else:
         raise ValueError(f"unknown dataset profile {profile!r}; choose one of {', '.join(PROFILES)}")
-    assert set(counts) == set(RESOURCES)
+    counts.update(_ASSUMED[profile])
+    assert set(counts) == set(RESOURCES) and list(counts)[-len(ASSUMED_RESOURCES):] == list(ASSUMED_RESOURCES)
     return counts

@@ -148,3 +148,30 @@ WORKFLOWS: tuple[tuple[str, str, str, list[dict], list[dict]], ...] = (
           "value": None}],
     ),
 )
+
+# Patient Library (assumed resource): documents and images a practice shares with patients.
+LIBRARY_ASSETS: tuple[tuple[str, str, str, str], ...] = (
+    ("Lower back exercise programme", "handout", "pdf", "application/pdf"),
+    ("Knee rehab stretches", "exercise_sheet", "png", "image/png"),
+    ("Posture at the desk", "image", "jpg", "image/jpeg"),
+    ("Preparing for your first visit", "document", "pdf", "application/pdf"),
+    ("Shoulder mobility routine", "exercise_sheet", "pdf", "application/pdf"),
+    ("Ice and heat guidance", "document", "txt", "text/plain"),
+    ("Return to running plan", "handout", "docx",
+     "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+)
+
+# Prescriptions (assumed resource), sent to outside pharmacy integrations.
+MEDICATIONS: tuple[tuple[str, str], ...] = (
+    ("Ibuprofen 400 mg tablets", "Take one tablet three times a day with food for up to 7 days."),
+    ("Naproxen 250 mg tablets", "Take one tablet twice a day with food."),
+    ("Diclofenac 1% gel", "Apply a thin layer to the painful area up to four times a day."),
+    ("Paracetamol 500 mg tablets", "Take two tablets up to four times a day; no more than 8 in 24 hours."),
+    ("Knee support brace (medium)", "Wear during activity; remove at night."),
+    ("Lumbar support cushion", "Use when seated for long periods."),
+)
+PHARMACIES: tuple[tuple[str, str], ...] = (
+    ("Boots Online Pharmacy", "BOOTS"), ("Well Pharmacy", "WELL"), ("Pharmacy2U", "P2U"),
+    ("LloydsPharmacy Online Doctor", "LLOYDS"),
+)
+PHARMACY_STATUSES = ("received", "in_progress", "ready_for_collection", "dispatched", "collected", "rejected")

@@ -1,4 +1,4 @@
-"""Notes from clinical notes, invoices, payments, packages, care plans and form responses.
+"""Notes from clinical notes, invoices, payments, packages, care plans, form responses and prescriptions.
 
 A note goes on the deal of its appointment when that deal exists, and always names the person.
 """
@@ -25,7 +25,8 @@ if t.TYPE_CHECKING:
 READS = frozenset({"patient_id", "appointment_id", "practitioner_id", "created", "data", "type", "state",
                    "number", "status", "total", "invoice_id", "amount", "payment_type_id", "service", "note",
                    "name", "sessions_used", "sessions_total", "price", "expires", "goals", "start_date",
-                   "end_date", "answers", "completed", "form_name"})
+                   "end_date", "answers", "completed", "form_name", "medication", "quantity", "directions",
+                   "pharmacy_name", "pharmacy_order_reference", "pharmacy_status", "prescribed_on", "dispensed_at"})
 
 
 def _note(run: Transformer, plan: StreamPlan, record: dict, content: str, person: str,
@@ -121,6 +122,39 @@ def form_response(run: Transformer, plan: StreamPlan, record: dict) -> list[tupl
     return _note(run, plan, record, "".join(parts), person, None)
 
 
+def prescription(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, dict]]:
+    """The prescription, and the outside pharmacy's name, order reference and status in plain words: the
+    pharmacy integration does not move to Pipedrive, so its reference must stay readable on the patient."""
+    person = survivor(run, record.get("patient_id"), plan.name)
+    deal = deal_of(run, plan, record.get("appointment_id"))
+    medication = text(record.get("medication"))
+    if medication is None:
+        run.degraded.note(f"{plan.name}.medication", "missing_value", "fallback")
+    parts = [f"<h3>Prescription: {escape(medication or 'item not named')} "
+             f"({escape(record.get('status') or 'status unknown')})</h3>"]
+    if record.get("quantity") is not None:
+        parts.append(f"<p>Quantity: {escape(record.get('quantity'))}</p>")
+    if text(record.get("directions")):
+        parts.append(f"<p>Directions: {escape(record.get('directions'))}</p>")
+    dates = f"Prescribed on {escape(record.get('prescribed_on') or 'an unknown date')}"
+    if text(record.get("dispensed_at")):
+        try:
+            dispensed = run.clock.note_time(record.get("dispensed_at"), f"{plan.name}.dispensed_at")
+        except BadValue as problem:  # kept as entered, at the end of the note
+            dispensed = run.value_problem(problem, f"{plan.name}.dispensed_at", record.get("dispensed_at"))
+        if dispensed:
+            dates += f"; dispensed {escape(dispensed)} UTC"
+    parts.append(f"<p>{dates}</p>")
+    reference = text(record.get("pharmacy_order_reference"))
+    if reference or text(record.get("pharmacy_name")):
+        parts.append(f"<p>External pharmacy: {escape(record.get('pharmacy_name') or 'not named')}; order reference "
+                     f"{escape(reference or 'none')}; pharmacy status "
+                     f"{escape(record.get('pharmacy_status') or 'unknown')}</p>")
+    else:
+        parts.append("<p>Not sent to an external pharmacy.</p>")
+    return _note(run, plan, record, "".join(parts), person, deal, record.get("practitioner_id"))
+
+
 BY_STREAM = {
     "clinical_notes": clinical_note,
     "invoices": invoice,
@@ -128,6 +162,7 @@ BY_STREAM = {
     "patient_packages": patient_package,
     "care_plans": care_plan,
     "custom_form_responses": form_response,
+    "prescriptions": prescription,
 }
 
 
