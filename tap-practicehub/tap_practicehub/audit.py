@@ -1,7 +1,8 @@
 """The PracticeHub side of a migration audit: what is there, and how long extracting it will take.
 
 One request per resource (``page_size=1`` reads ``total_entries``), one per appointment status, and the
-lists of appointment types and patient custom fields; all through the tap's own paced client.
+lists of appointment types and patient custom fields; all through the tap's own paced client, which also
+learns from them whether several keys share one account limit: the estimate uses what it learned.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ def run_audit(config: dict) -> dict:
         api.close()
 
     pages = sum(max(1, math.ceil(total / page_size)) for total in resources.values())
-    rate = float(config.get("requests_per_second", 1.0)) * len(config["api_keys"])
+    scope = api.rate_scope
+    rate = scope.requests_per_second
     return {
         "practicehub": {
             "records": resources,
@@ -63,6 +65,9 @@ def run_audit(config: dict) -> dict:
         "extraction_estimate": {
             "pages": pages,
             "api_keys": len(config["api_keys"]),
+            "rate_limit_scope": scope.scope,
+            "rate_limit_scope_basis": scope.basis,
+            "keys_and_limit": scope.describe(),
             "requests_per_second": rate,
             "minimum_seconds": round(pages / rate, 1),
         },
@@ -86,7 +91,7 @@ def render_markdown(audit: dict) -> str:
     lines += [
         "",
         f"Extraction: {estimate['pages']:,} pages at {estimate['requests_per_second']:g} requests/s "
-        f"({estimate['api_keys']} key(s)) → at least {estimate['minimum_seconds']:,.0f} s ({hours:.2f} h).",
+        f"({estimate['keys_and_limit']}) → at least {estimate['minimum_seconds']:,.0f} s ({hours:.2f} h).",
         "",
     ]
     return "\n".join(lines)

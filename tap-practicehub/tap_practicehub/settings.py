@@ -6,6 +6,8 @@ import re
 import typing as t
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from tap_practicehub.pacing import SCOPES
+
 # PracticeHub's hosting regions, as they appear in an account's URL (API.md).
 REGIONS = ("neptune", "apollo", "vulcan", "jupiter")
 _APP_DETAILS = re.compile(r"^[^=\s][^=]*=[^@\s=]+@[^@\s=]+\.[^@\s=]+$")
@@ -30,6 +32,9 @@ def config_errors(config: t.Mapping[str, t.Any]) -> list[str]:
     details = config.get("app_details")
     if details is not None and not _APP_DETAILS.match(details):
         errors.append("`app_details` must be `<app name>=<contact email>`, e.g. `clinic-migration=it@example.com`.")
+    scope = config.get("rate_limit_scope")
+    if scope is not None and scope not in SCOPES:
+        errors.append(f"`rate_limit_scope` {scope!r} must be one of {', '.join(SCOPES)}.")
     try:
         ZoneInfo(config.get("timezone") or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
