@@ -16,16 +16,14 @@ from dataclasses import dataclass
 MAX_MARGIN = 0.25
 MAX_IN_FLIGHT = 3
 SCOPES = ("auto", "account", "key")
-# A key whose previous request left this many intervals ago has a token of its own whatever its bucket size
-# (and whatever the server's clock jitter): if it is refused then, the other keys' requests used the token.
-CLEAR_GAP = 1.5
-# Backstop for servers whose bucket hides the first evidence: this share of refusals among the last
-# answers cannot come from jitter (each refusal widens the key's margin), only from a shared limit.
-RECENT_ANSWERS = 20
-RECENT_REFUSED_SHARE = 0.25
-# Accepted requests sent within half an interval of another key's: this many, unrefused, show the keys
-# do not share a one-request-per-interval limit (reported as learned; later refusals can still overturn it).
-PARALLEL_EVIDENCE = 8
+# A key whose previous request left this many intervals before has a token of its own, whatever its
+# bucket size and the server's clock jitter: refused then, right after another key's request, it was the
+# keys' combined pace that used the token. While probing, each key's requests are this far apart.
+PROBE_GAP = 1.25
+# The most requests a shared limit lets through beyond its rate (its bucket): accepted requests beyond
+# ``rate * span + SHARED_BURST`` over some span show the keys have limits of their own.
+SHARED_BURST = 3
+ACCEPTED_KEPT = 32
 
 
 class KeyPacer:
@@ -51,6 +49,7 @@ class KeyPacer:
         self.base_interval = 1.0 / rate
         self.margin = margin
         self.interval = self.base_interval * (1.0 + margin)
+        self.floor = 0.0  # a longer spacing asked for while probing the rate limit's scope
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
@@ -91,7 +90,7 @@ class KeyPacer:
                 self._sleep(delay)
             # Measured from when we really leave (sleep overshoots), so two sends are never closer than
             # one interval, whatever the scheduler did.
-            self._next_slot = self._clock() + self.interval
+            self._next_slot = self._clock() + max(self.interval, self.floor)
         return max(delay, 0.0)
 
     def refused(self) -> float:
@@ -120,10 +119,11 @@ class KeyPacer:
 
 @dataclass(frozen=True)
 class Send:
-    """One request as it left: which key, through which pacer, and how close to the keys' other requests."""
+    """One request as it left: which key, through which pacer, when, and how close to the keys' others."""
 
     key: int
     pacer: KeyPacer
+    at: float
     own_gap: float | None  # seconds since this key's previous request left; None for its first
     others_gap: float | None  # seconds since another key's latest request left; None if none has yet
 
@@ -133,9 +133,14 @@ class RateScope:
 
     ``key``: one pacer per key, used in parallel. ``account``: one pacer shared by every key, since the keys
     draw on one limit. ``auto`` starts with the keys in parallel (their first requests spread over one
-    interval) and switches to ``account`` for good once a refusal follows from the keys' combined pace: a
-    key was refused although its own previous request was long enough ago (or it had sent none) and another
-    key had just sent. Under per-key limits that cannot happen, so a per-key account keeps its parallel keys.
+    interval) and paces them as one account for good once a refusal follows from their combined pace: a
+    key refused although its own previous request left at least ``PROBE_GAP`` intervals before (or it had
+    sent none), right after another key's request. A per-key limit never refuses that.
+
+    A refusal at a key's own full pace proves nothing (jitter, or a shared limit's bucket running dry), so
+    it starts a probe: each key's requests ``PROBE_GAP`` intervals apart while together they still exceed
+    one limit. A shared limit then refuses a request that is clear of its own key's pace; per-key limits let
+    more through than one limit could, which ends the probe.
     """
 
     def __init__(
@@ -163,12 +168,12 @@ class RateScope:
         else:
             self.basis = "setting" if scope != "auto" else "assumed"
         self.reason = ""
+        self.probing = False
         self._lock = threading.Lock()
         self._last_sent: list[float | None] = [None] * keys
         self._started: set[int] = set()
         self._next_first = 0.0  # parallel keys: their first requests are spread over one interval
-        self._recent: deque[bool] = deque(maxlen=RECENT_ANSWERS)  # True: refused (parallel keys only)
-        self._parallel_accepted = 0
+        self._accepted: deque[float] = deque(maxlen=ACCEPTED_KEPT)  # send times, while learning
 
     @property
     def scope(self) -> str:
@@ -191,16 +196,13 @@ class RateScope:
         """The keys and their limit in words, for the log and the audit."""
         if self.keys == 1:
             return "1 key"
-        if self.shared:
-            how = f"{self.keys} keys sharing one account limit"
-        else:
-            how = f"{self.keys} keys, each with its own limit"
+        how = f"{self.keys} keys sharing one account limit" if self.shared else f"{self.keys} keys, each with its own limit"
         if self.basis == "setting":
             return f"{how} (rate_limit_scope: {self.setting})"
         if self.basis == "learned":
             return f"{how} (learned: {self.reason})"
-        return (f"{how} (assumed, not yet tested: if they share one account limit the tap learns it from "
-                "its first refusal; set rate_limit_scope to state it)")
+        return (f"{how} (assumed, not yet tested: were it one account limit, the tap would learn it from its "
+                "first refusals; set rate_limit_scope to state it)")
 
     def send(self, key: int) -> Send:
         """Block until ``key`` may send through the pacer that governs it now; the request leaves on return."""
@@ -220,7 +222,7 @@ class RateScope:
             own = self._last_sent[key]
             others = [sent for index, sent in enumerate(self._last_sent) if index != key and sent is not None]
             self._last_sent[key] = now
-        return Send(key, pacer, None if own is None else now - own, now - max(others) if others else None)
+        return Send(key, pacer, now, None if own is None else now - own, now - max(others) if others else None)
 
     def accepted(self, send: Send, seconds: float) -> None:
         """``send`` was answered in ``seconds``."""
@@ -228,13 +230,25 @@ class RateScope:
         if not self.learning:
             return
         with self._lock:
-            self._recent.append(False)
-            if send.others_gap is not None and send.others_gap < 0.5 * send.pacer.base_interval:
-                self._parallel_accepted += 1
-            if self.basis == "assumed" and self._parallel_accepted >= PARALLEL_EVIDENCE:
-                self.basis = "learned"
-                self.reason = f"{self._parallel_accepted} requests sent together faster than one limit allows, none refused"
-                self.logger.info("rate limit: %s; using them in parallel", self.describe())
+            self._accepted.append(send.at)
+            beyond = self._beyond_one_limit()
+            if beyond is None:
+                return
+            was_probing, newly = self.probing, self.basis != "learned"
+            self._set_probe(False)
+            self.basis = "learned"
+            self.reason = f"{beyond[0]} requests answered within {beyond[1]:.2f} s, more than one limit allows"
+        if newly or was_probing:
+            self.logger.info("rate limit: %s; using them in parallel", self.describe())
+
+    def _beyond_one_limit(self) -> tuple[int, float] | None:
+        """Requests accepted within a span, if more than one shared limit (and its bucket) lets through."""
+        times = sorted(self._accepted)
+        for index, first in enumerate(times):
+            count, span = len(times) - index, times[-1] - first
+            if count > self.rate * span + SHARED_BURST + 0.5:
+                return count, span
+        return None
 
     def refused(self, send: Send, hold_seconds: float) -> None:
         """``send`` drew a 429 and its retry waits ``hold_seconds``: hold the right pacer and learn from it."""
@@ -243,34 +257,39 @@ class RateScope:
             self.account_pacer.hold(hold_seconds)
             return
         if self.learning:
-            reason = self._shared_evidence(send)
-            if reason:
-                self._share(send, reason, hold_seconds)
+            base = send.pacer.base_interval
+            clear_of_own_pace = send.own_gap is None or send.own_gap >= PROBE_GAP * base * 0.999
+            if clear_of_own_pace and send.others_gap is not None and send.others_gap < base:
+                self._share(send, hold_seconds)
                 return
         send.pacer.hold(hold_seconds)
         margin = send.pacer.refused()
         label = "account" if send.pacer is self.account_pacer and self.keys > 1 else key_label(send.key)
         self.logger.info("%s: pacing margin now %.0f%% after a 429", label, margin * 100)
+        if self.learning and not self.probing:
+            with self._lock:
+                self._set_probe(True)
+            self.logger.info(
+                "rate limit: probing whether the keys share one limit: each key's requests %g intervals apart, "
+                "together still more than one limit allows", PROBE_GAP,
+            )
 
-    def _shared_evidence(self, send: Send) -> str:
-        base = send.pacer.base_interval
-        with self._lock:
-            self._recent.append(True)
-            recent_refused = sum(self._recent)
-        others_just_sent = send.others_gap is not None and send.others_gap < base
-        if others_just_sent and (send.own_gap is None or send.own_gap >= CLEAR_GAP * base):
-            own = "its first request" if send.own_gap is None else f"its own previous request {send.own_gap:.2f} s before"
-            return (f"{key_label(send.key)} was refused on {own}, {send.others_gap:.2f} s after another key's "
-                    "request")
-        if recent_refused >= RECENT_REFUSED_SHARE * RECENT_ANSWERS:
-            return f"{recent_refused} of the last {len(self._recent)} answers were refusals"
-        return ""
+    def _set_probe(self, on: bool) -> None:
+        self.probing = on
+        self._accepted.clear()  # evidence for per-key limits counts from the probe's start
+        for pacer, sent in zip(self.key_pacers, self._last_sent, strict=True):
+            pacer.floor = PROBE_GAP * pacer.base_interval if on else 0.0
+            if on and sent is not None:  # a key's next request is already probe-spaced from its last
+                pacer.hold_until(sent + pacer.floor)
 
-    def _share(self, send: Send, reason: str, hold_seconds: float) -> None:
+    def _share(self, send: Send, hold_seconds: float) -> None:
+        own = "its first request" if send.own_gap is None else f"{send.own_gap:.2f} s after its own previous one"
+        reason = f"{key_label(send.key)} was refused on {own}, {send.others_gap:.2f} s after another key's request"
         with self._lock:
             if self.shared:
                 return
-            # The account's pacer starts where the busiest key left off, so the switch adds no burst.
+            self._set_probe(False)
+            # The account's pacer starts where the keys left off, so the switch adds no burst.
             self.account_pacer.hold_until(max(pacer.next_slot for pacer in self.key_pacers))
             self.account_pacer.hold(hold_seconds)
             self.shared = True
