@@ -91,7 +91,9 @@ def render_markdown(audit: dict) -> str:
     lines += [
         "",
         f"Extraction: {estimate['pages']:,} pages at {estimate['requests_per_second']:g} requests/s "
-        f"({estimate['keys_and_limit']}) → at least {estimate['minimum_seconds']:,.0f} s ({hours:.2f} h).",
+        f"→ at least {estimate['minimum_seconds']:,.0f} s ({hours:.2f} h).",
+        "",
+        f"Rate limit: {estimate['keys_and_limit']}.",
         "",
     ]
     return "\n".join(lines)

@@ -47,7 +47,8 @@ def test_keys_on_one_account_limit_are_paced_together_after_the_first_refusal(
     # After the switch the keys together keep the account's pace.
     last_refusal = max(entry["at"] for entry in stats["log"] if entry["status"] == 429)
     steady = {"log": [entry for entry in stats["log"] if entry["at"] > last_refusal]}
-    assert 0.9 * RATE <= _achieved_rate(steady) <= 1.02 * RATE
+    gaps = [round(b["at"] - a["at"], 3) for a, b in zip(steady["log"], steady["log"][1:], strict=False)]
+    assert 0.9 * RATE <= _achieved_rate(steady) <= 1.02 * RATE, sorted(gaps)[-10:]
 
 
 def test_keys_with_their_own_limits_stay_in_parallel(practicehub_sandbox_factory, tap_runner):
