@@ -3,7 +3,6 @@
 import json
 
 import pytest
-
 from tap_practicehub.audit import APPOINTMENT_STATUSES, main
 
 
