@@ -25,6 +25,10 @@ PROBE_GAP = 1.25
 # SHARED_BURST`` over some span show the keys have limits of their own.
 SHARED_BURST = 2
 ACCEPTED_KEPT = 32
+# Once per-key limits are shown, a refusal at a key's own pace is jitter: no new probe, unless refusals
+# come this often among the last answers, which jitter (each one widening its key's margin) does not do.
+RECENT_ANSWERS = 20
+RECENT_REFUSALS_REPROBE = 3
 
 
 class KeyPacer:
@@ -141,7 +145,8 @@ class RateScope:
     A refusal at a key's own full pace proves nothing (jitter, or a shared limit's bucket running dry), so
     it starts a probe: each key's requests ``PROBE_GAP`` intervals apart while together they still exceed
     one limit. A shared limit then refuses a request that is clear of its own key's pace; per-key limits let
-    more through than one limit could, which ends the probe.
+    more through than one limit could, which ends the probe and shows per-key limits: later refusals at a
+    key's own pace are then taken for jitter (its margin widens) unless they come too often for that.
     """
 
     def __init__(
@@ -175,6 +180,7 @@ class RateScope:
         self._started: set[int] = set()
         self._next_first = 0.0  # parallel keys: their first requests are spread over one interval
         self._accepted: deque[float] = deque(maxlen=ACCEPTED_KEPT)  # send times, while learning
+        self._recent: deque[bool] = deque(maxlen=RECENT_ANSWERS)  # refused or not, while learning
 
     @property
     def scope(self) -> str:
@@ -207,12 +213,14 @@ class RateScope:
 
     def send(self, key: int) -> Send:
         """Block until ``key`` may send through the pacer that governs it now; the request leaves on return."""
+        first_slot = None
         with self._lock:
             if key not in self._started and not self.shared and self.keys > 1:
                 self._started.add(key)
-                slot = max(self._clock(), self._next_first)
-                self._next_first = slot + self.key_pacers[key].base_interval / self.keys
-                self.key_pacers[key].hold_until(slot)
+                first_slot = max(self._clock(), self._next_first)
+                self._next_first = first_slot + self.key_pacers[key].base_interval / self.keys
+        if first_slot is not None:  # outside our lock: a pacer's lock is held while a worker sleeps in it
+            self.key_pacers[key].hold_until(first_slot)
         while True:
             pacer = self.pacer_for(key)
             pacer.wait()
@@ -231,12 +239,14 @@ class RateScope:
         if not self.learning:
             return
         with self._lock:
+            self._recent.append(False)
             self._accepted.append(send.at)
             beyond = self._beyond_one_limit()
             if beyond is None:
                 return
             was_probing, newly = self.probing, self.basis != "learned"
             self._set_probe(False)
+            self._accepted.clear()
             self.basis = "learned"
             self.reason = f"{beyond[0]} requests answered within {beyond[1]:.2f} s, more than one limit allows"
         if newly or was_probing:
@@ -258,6 +268,8 @@ class RateScope:
             self.account_pacer.hold(hold_seconds)
             return
         if self.learning:
+            with self._lock:
+                self._recent.append(True)
             base = send.pacer.base_interval
             clear_of_own_pace = send.own_gap is None or send.own_gap >= PROBE_GAP * base * 0.999
             if clear_of_own_pace and send.others_gap is not None and send.others_gap < base:
@@ -267,25 +279,34 @@ class RateScope:
         margin = send.pacer.refused()
         label = "account" if send.pacer is self.account_pacer and self.keys > 1 else key_label(send.key)
         self.logger.info("%s: pacing margin now %.0f%% after a 429", label, margin * 100)
-        if self.learning and not self.probing:
+        if self.learning and not self.probing and not self._per_key_shown():
             with self._lock:
-                self._set_probe(True)
+                holds = self._set_probe(True)
+                self._accepted.clear()  # evidence for per-key limits counts from the probe's start
+            for pacer, instant in holds:
+                pacer.hold_until(instant)
             self.logger.info(
                 "rate limit: probing whether the keys share one limit: each key's requests %g intervals apart, "
                 "together still more than one limit allows", PROBE_GAP,
             )
 
-    def _set_probe(self, on: bool) -> None:
+    def _per_key_shown(self) -> bool:
+        with self._lock:
+            return self.basis == "learned" and sum(self._recent) < RECENT_REFUSALS_REPROBE
+
+    def _set_probe(self, on: bool) -> list[tuple[KeyPacer, float]]:
+        """Start or end the probe; returns the holds that space each key's next request from its last."""
         self.probing = on
-        self._accepted.clear()  # evidence for per-key limits counts from the probe's start
-        for pacer, sent in zip(self.key_pacers, self._last_sent, strict=True):
+        for pacer in self.key_pacers:
             pacer.floor = PROBE_GAP * pacer.base_interval if on else 0.0
-            if on and sent is not None:  # a key's next request is already probe-spaced from its last
-                pacer.hold_until(sent + pacer.floor)
+        if not on:
+            return []
+        return [(pacer, sent + pacer.floor) for pacer, sent in zip(self.key_pacers, self._last_sent, strict=True)
+                if sent is not None]
 
     def _share(self, send: Send, hold_seconds: float) -> None:
-        own = "its first request" if send.own_gap is None else f"{send.own_gap:.2f} s after its own previous one"
-        reason = f"{key_label(send.key)} was refused on {own}, {send.others_gap:.2f} s after another key's request"
+        own = "on its first request" if send.own_gap is None else f"{send.own_gap:.2f} s after its own previous request"
+        reason = f"{key_label(send.key)} was refused {own}, {send.others_gap:.2f} s after another key's request"
         with self._lock:
             if self.shared:
                 return

@@ -186,3 +186,17 @@ def test_a_stated_scope_is_kept_whatever_the_refusals(setting, expected):
     scope.accepted(scope.send(0), 0.05)
     scope.refused(scope.send(1), 1.0)
     assert (scope.scope, scope.basis) == (expected, "setting")
+
+
+def test_once_per_key_limits_are_shown_a_refusal_at_a_keys_own_pace_is_jitter_not_a_reason_to_probe():
+    scope, _ = _scope(2)
+    for _ in range(5):
+        for key in range(2):
+            scope.accepted(scope.send(key), 0.05)
+    assert scope.basis == "learned"
+    scope.refused(scope.send(0), 1.0)
+    assert not scope.probing and scope.key_pacers[0].margin == pytest.approx(0.04)
+    # ... but refusals as often as a shared limit's would start a probe again.
+    scope.refused(scope.send(1), 0.0)
+    scope.refused(scope.send(0), 0.0)
+    assert scope.probing and not scope.shared
