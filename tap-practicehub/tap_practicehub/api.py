@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import requests
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
-from tap_practicehub.pacing import MAX_IN_FLIGHT, KeyPacer, key_label
+from tap_practicehub.pacing import MAX_IN_FLIGHT, KeyPacer, RateScope, key_label
 
 RETRIABLE_EXCEPTIONS = (
     requests.ConnectionError,
@@ -55,7 +55,7 @@ class _Job:
 
 
 class PracticeHubAPI:
-    """Sends GET requests with every configured key in parallel, each key paced by its own ``KeyPacer``.
+    """Sends GET requests with every configured key, paced per key or per account as ``RateScope`` decides.
 
     Jobs go into one queue; each key's worker thread takes the next job when its key is free, so pages
     spread over the keys while callers read results in the order they asked for them.
@@ -69,6 +69,7 @@ class PracticeHubAPI:
         app_details: str,
         requests_per_second: float,
         pacing_margin: float = 0.02,
+        rate_limit_scope: str = "auto",
         timeout: float = 60.0,
         max_retries: int = 8,
         retry_base_seconds: float = 1.0,
@@ -84,7 +85,7 @@ class PracticeHubAPI:
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
         self._keys = list(api_keys)
         self._app_details = app_details
-        self._pacers = [KeyPacer(requests_per_second, pacing_margin) for _ in self._keys]
+        self.rate_scope = RateScope(len(self._keys), requests_per_second, pacing_margin, rate_limit_scope, logger)
         self._fatal: BaseException | None = None
         # A paced worker waking from its sleep must get the interpreter now, not after the main thread's
         # 5 ms slice: otherwise sends drift by milliseconds, which matters at time-scaled rates.
@@ -124,8 +125,8 @@ class PracticeHubAPI:
         session.headers.update(
             {"x-practicehub-key": self._keys[index], "x-app-details": self._app_details, "Accept": "application/json"}
         )
-        pacer = self._pacers[index]
         while True:
+            pacer = self.rate_scope.pacer_for(index)
             pacer.reserve()  # take a job only when this key may send it: the other keys take the rest
             try:
                 job = self._jobs.get()
@@ -154,16 +155,15 @@ class PracticeHubAPI:
 
     def _fetch(self, session: requests.Session, index: int, url: str, params: dict | None) -> Page:
         label = key_label(index)
-        pacer = self._pacers[index]
         where = urlsplit(url).path  # no query string: it may carry filter values, never the key, but keep logs short
         for attempt in range(self.max_retries + 1):
-            pacer.wait()
+            send = self.rate_scope.send(index)
             sent = time.monotonic()
             try:
                 response = session.get(url, params=params, timeout=self.timeout)
             except RETRIABLE_EXCEPTIONS as exc:
                 self._count("connection-error", "connection")
-                reason, delay = f"{type(exc).__name__}", self._backoff(attempt, pacer)
+                reason, delay = f"{type(exc).__name__}", self._backoff(attempt, send.pacer)
             else:
                 status = response.status_code
                 if status == 200:
@@ -171,25 +171,23 @@ class PracticeHubAPI:
                         page = _parse_page(response.json())
                     except ValueError as exc:  # a truncated or non-JSON body: the server hiccupped
                         self._count("200", "bad-body")
-                        reason, delay = f"unreadable body ({exc})", self._backoff(attempt, pacer)
+                        reason, delay = f"unreadable body ({exc})", self._backoff(attempt, send.pacer)
                     else:
                         self._count("200")
-                        pacer.answered(time.monotonic() - sent)
+                        self.rate_scope.accepted(send, time.monotonic() - sent)
                         return page
                 elif status == 429:
                     self._count("429", "429")
                     retry_after = _retry_after_seconds(response)
-                    delay = retry_after if retry_after is not None else self._backoff(attempt, pacer)
-                    pacer.hold(delay)
-                    margin = pacer.refused()
-                    self.logger.info("%s: pacing margin now %.0f%% after a 429", label, margin * 100)
+                    delay = retry_after if retry_after is not None else self._backoff(attempt, send.pacer)
+                    self.rate_scope.refused(send, delay)
                     reason = "HTTP 429" + (f" (Retry-After {retry_after:g} s)" if retry_after is not None else "")
                 elif status in (401, 403):
                     self._count(str(status))
                     raise AuthenticationError(_auth_message(status, label, where, response))
                 elif status >= 500:
                     self._count(str(status), "5xx")
-                    reason, delay = f"HTTP {status}", self._backoff(attempt, pacer)
+                    reason, delay = f"HTTP {status}", self._backoff(attempt, send.pacer)
                 else:
                     self._count(str(status))
                     raise FatalAPIError(f"PracticeHub answered HTTP {status} on {where}: {_message(response)}")

@@ -5,6 +5,8 @@ appointment status, and the lists of appointment types and patient custom fields
 the tap's own paced client. Besides the report it writes what the mapper's ``propose`` reads when present:
 ``patient_custom_fields.json`` (the definitions, read in full) and ``profile-sample.jsonl`` (the records of
 those first pages, for value profiling: patient data, so owner-only), at no extra request.
+The tap's paced client also learns from these requests whether several keys share one account limit:
+the estimate uses what it learned.
 """
 
 from __future__ import annotations
@@ -62,7 +64,8 @@ def run_audit(config: dict) -> dict:
         api.close()
 
     pages = sum(max(1, math.ceil(total / page_size)) for total in resources.values())
-    rate = float(config.get("requests_per_second", 1.0)) * len(config["api_keys"])
+    scope = api.rate_scope
+    rate = scope.requests_per_second
     return {
         "practicehub": {
             "records": resources,
@@ -74,6 +77,9 @@ def run_audit(config: dict) -> dict:
         "extraction_estimate": {
             "pages": pages,
             "api_keys": len(config["api_keys"]),
+            "rate_limit_scope": scope.scope,
+            "rate_limit_scope_basis": scope.basis,
+            "keys_and_limit": scope.describe(),
             "requests_per_second": rate,
             "minimum_seconds": round(pages / rate, 1),
         },
@@ -118,7 +124,9 @@ def render_markdown(audit: dict) -> str:
     lines += [
         "",
         f"Extraction: {estimate['pages']:,} pages at {estimate['requests_per_second']:g} requests/s "
-        f"({estimate['api_keys']} key(s)) → at least {estimate['minimum_seconds']:,.0f} s ({hours:.2f} h).",
+        f"→ at least {estimate['minimum_seconds']:,.0f} s ({hours:.2f} h).",
+        "",
+        f"Rate limit: {estimate['keys_and_limit']}.",
         "",
         f"This audit: {audit['audit_requests']:,} requests (at least {audit.get('audit_seconds_at_rate', 0):,.0f} s "
         f"at that rate). They also read {profile.get('records', 0):,} records for the mapping proposal's value "

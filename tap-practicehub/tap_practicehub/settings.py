@@ -6,6 +6,8 @@ import re
 import typing as t
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from tap_practicehub.pacing import SCOPES
+
 # PracticeHub's hosting regions, as they appear in an account's URL (API.md).
 REGIONS = ("neptune", "apollo", "vulcan", "jupiter")
 # Resources with no public endpoint description (RESOURCES.md "(A)"), read only when the user lists them.
@@ -37,6 +39,9 @@ def config_errors(config: t.Mapping[str, t.Any]) -> list[str]:
     if unknown:
         errors.append(f"`assumed_resources` {', '.join(map(repr, unknown))} unknown; valid: "
                       f"{', '.join(ASSUMED_RESOURCES)}.")
+    scope = config.get("rate_limit_scope")
+    if scope is not None and scope not in SCOPES:
+        errors.append(f"`rate_limit_scope` {scope!r} must be one of {', '.join(SCOPES)}.")
     try:
         ZoneInfo(config.get("timezone") or "UTC")
     except (ZoneInfoNotFoundError, ValueError):

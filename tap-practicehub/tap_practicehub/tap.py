@@ -54,7 +54,7 @@ class TapPracticeHub(Tap):
             required=True,
             secret=True,
             description="One or more PracticeHub API keys for the account (Settings → Developers). "
-            "Several keys are used in parallel, each paced on its own.",
+            "Several keys are used in parallel where each has its own limit (see `rate_limit_scope`).",
         ),
         th.Property(
             "app_details",
@@ -94,7 +94,16 @@ class TapPracticeHub(Tap):
             "requests_per_second",
             th.NumberType,
             default=1.0,
-            description="Allowed requests per second per API key; the tap paces itself to stay under it.",
+            description="Allowed requests per second per rate limit (per key, or per account where the keys "
+            "share one: `rate_limit_scope`); the tap paces itself to stay under it.",
+        ),
+        th.Property(
+            "rate_limit_scope",
+            th.StringType,
+            default="auto",
+            description="Whose limit `requests_per_second` is: `key` (each key its own, keys used in parallel), "
+            "`account` (the keys share one, paced together) or `auto` (start in parallel, pace the keys "
+            "together once a refusal shows they share one).",
         ),
         th.Property(
             "pacing_margin",
@@ -193,6 +202,7 @@ class TapPracticeHub(Tap):
                     app_details=self.config["app_details"],
                     requests_per_second=float(self.config.get("requests_per_second", 1.0)),
                     pacing_margin=float(self.config.get("pacing_margin", 0.02)),
+                    rate_limit_scope=str(self.config.get("rate_limit_scope") or "auto"),
                     timeout=float(self.config.get("request_timeout", 60)),
                     max_retries=int(self.config.get("max_retries", 8)),
                     retry_base_seconds=float(self.config.get("retry_base_seconds", 1.0)),
@@ -223,6 +233,17 @@ class TapPracticeHub(Tap):
             if candidate.selected and candidate.parent_stream_type is None:
                 return candidate
         return None
+
+    def sync_all(self) -> None:
+        super().sync_all()
+        if self._api is not None:
+            stats, scope = self._api.stats, self._api.rate_scope
+            refused = stats.by_status.get("429", 0)
+            self.logger.info(
+                "rate limit: %d requests, %d refused (%.1f%%); %s",
+                stats.requests, refused, 100.0 * refused / stats.requests if stats.requests else 0.0,
+                scope.describe(),
+            )
 
     def wait_for(self, future: Future) -> Page:
         """A page's answer. What was written so far leaves first: no record waits in a buffer while we wait."""

@@ -4,6 +4,7 @@ import json
 
 from practicehub_sandbox.data import add_unfamiliar_phi_field, load_dataset
 from tap_practicehub.audit import main
+from tap_practicehub.settings import ASSUMED_RESOURCES
 
 
 def test_definitions_in_full_and_a_profile_sample_within_the_same_requests(practicehub_sandbox_factory, tmp_path):
@@ -20,7 +21,7 @@ def test_definitions_in_full_and_a_profile_sample_within_the_same_requests(pract
     assert definitions["complete"] and definitions["definitions"] == dataset["patient_custom_fields"]  # 9: 3 pages
     profile = [json.loads(line) for line in (out / "profile-sample.jsonl").read_text().splitlines()]
     streams = {message["stream"] for message in profile}
-    assert streams == set(dataset)
+    assert streams == set(dataset) - set(ASSUMED_RESOURCES)  # assumed resources are read only when listed
     assert all("url" not in message["record"] for message in profile)  # signed links are not kept
     patients = [m["record"] for m in profile if m["stream"] == "patients"]
     assert len(patients) == 4 and all(record in dataset["patients"] for record in patients)  # as served

@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from tap_practicehub.audit import APPOINTMENT_STATUSES, main
 
 
@@ -59,3 +60,24 @@ def test_audit_with_a_bad_key_fails_with_one_clear_line(practicehub_sandbox, tmp
     assert main(["--config", str(config_path), "--out", str(tmp_path / "audit")]) == 1
     err = capsys.readouterr().err
     assert "api_keys" in err and "not-a-key" not in err
+
+
+@pytest.mark.parametrize(("scope", "expected_rate", "words"), [
+    ("account", 20.0, "2 keys sharing one account limit (learned: refusals followed from their combined pace"),
+    ("key", 40.0, "2 keys, each with its own limit (learned:"),
+])
+def test_the_extraction_estimate_uses_the_rate_limit_scope_the_audit_learned(
+    practicehub_sandbox_factory, tmp_path, scope, expected_rate, words
+):
+    sandbox = practicehub_sandbox_factory(api_keys=("key-a", "key-b"), rate=20.0, burst=2, rate_scope=scope)
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(_config(sandbox) | {"requests_per_second": 20.0}))
+
+    assert main(["--config", str(config_path), "--out", str(tmp_path / "audit")]) == 0
+
+    estimate = json.loads((tmp_path / "audit" / "practicehub-audit.json").read_text())["extraction_estimate"]
+    assert (estimate["rate_limit_scope"], estimate["rate_limit_scope_basis"]) == (scope, "learned")
+    assert estimate["requests_per_second"] == expected_rate
+    assert estimate["minimum_seconds"] == round(estimate["pages"] / expected_rate, 1)
+    assert words in (tmp_path / "audit" / "practicehub-audit.md").read_text()
+    assert sandbox.stats()["status_counts"].get("429", 0) <= 2
