@@ -19,7 +19,7 @@ ENTITY_STREAMS = ("organizations", "persons", "deals", "activities", "notes", "f
 STRUCTURAL = {"id", "patient_id", "appointment_id", "invoice_id", "entity_id", "entity_type", "deleted",
               "local_path", "sha256", "download_error", "practitioner_id", "location_id", "user_id"}
 MAPPED = [name for name, entry in default_mapping()["streams"].items()
-          if entry["target"] in ENTITY_STREAMS]
+          if entry["target"] in ENTITY_STREAMS and name in practice()]  # the golden practice's streams
 # Values that do not convert, each with a marker so a leak of the value is detectable.
 INVALID = ["not-an-email ZQX1", "31/31/2024 ZQX2", "twelve dollars ZQX3", "ZQX4 next tuesday"]
 CONTROL = ["ZQX5\x00with NUL", "ZQX6\x07bell\x1b[0m"]
