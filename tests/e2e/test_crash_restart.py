@@ -44,7 +44,10 @@ def killed_migration(project_copy, confirmed_mapping, tmp_path):  # noqa: F811 (
     pipedrive = start_pipedrive(tmp_path / "pipedrive.sqlite3", time_scale=2.0)  # slow enough to kill mid-load
     out = project_copy / "output" / ENVIRONMENT
     out.mkdir(parents=True, exist_ok=True)
+    for folder in (out.parent, out):  # as the project's own commands make them: private
+        folder.chmod(0o700)
     (out / "mapping.yml").write_text(confirmed_mapping.read_text())
+    (out / "mapping.yml").chmod(0o600)
     env = meltano_env(
         project_copy, MELTANO_ENVIRONMENT=ENVIRONMENT,
         MELTANO_DATABASE_URI=f"sqlite:///{tmp_path / 'meltano.db'}",
