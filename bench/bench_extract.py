@@ -214,9 +214,9 @@ def main() -> None:
         "- keys on one account limit: the tap starts them in parallel (first requests spread over one "
         "interval); the first refusal that only the keys' combined pace explains (a key refused on its first "
         "request, or 1.25 intervals after its own previous one, right after another key's) switches it to "
-        "one pacer for all keys. refused at request # tells that learning (the first requests) from the "
-        "odd refusal later, which one key alone also draws when the shared machine delays a request by more "
-        "than the pacing margin (2 % = 20 ms at 1 req/s).",
+        "one pacer for all keys. refused at request # tells that learning (the first requests) from a "
+        "refusal later, which one key alone draws too: a request that reaches the sandbox later after leaving "
+        "the tap than the one before it, by more than the pacing margin (2 % = 20 ms at 1 req/s).",
         "- peak RSS is the tap process only (sampled every 50 ms).",
         "- Each key has one request in flight while answers come back within its interval (always at the "
         "real rate) and up to three when they take longer, so a time-scaled run, where a page's round trip "
