@@ -21,6 +21,7 @@ import click
 from practicehub_pipedrive.cli import UsageError
 from practicehub_pipedrive.mapping import dump, propose
 from practicehub_pipedrive.privacy import private_outputs
+from practicehub_pipedrive.proposal_inputs import merged_records, read_audit
 
 NAME = "target-mapping-proposal"
 
@@ -66,8 +67,9 @@ def run(config: dict, lines) -> str:  # noqa: ANN001
         previous = out.with_name(f"{out.stem}.previous{out.suffix}")
         shutil.copyfile(out, previous)
         kept = f" (the one it replaces is {previous})"
-    proposal = propose(catalog, records)
-    out.write_text(dump(proposal), "utf-8")
+    audit = read_audit(out.parent / "audit")  # the audit's definitions in full and profile sample, when there
+    proposal = propose(catalog, merged_records(records, audit.records), audit.definitions)
+    out.write_text(dump(proposal, audit.describe()), "utf-8")
     sampled = sum(len(rows) for rows in records.values())
     return (f"proposed {out}{kept}: {len(proposal['streams'])} streams, from {len(catalog['streams'])} schemas and "
             f"{sampled} sample records; review and edit it, then run: meltano invoke map-practicehub-pipedrive:confirm")

@@ -29,8 +29,8 @@ class AuditInputs:
     def describe(self) -> list[str]:
         """One line each: where the definitions and the profiled records came from."""
         if self.definitions is None:
-            return [f"patient custom field definitions: only those in the sample (no {DEFINITIONS_FILE} in "
-                    f"{self.folder or 'an audit folder'}; run `meltano invoke tap-practicehub:audit` first to read "
+            return [f"patient custom field definitions: only those in the sample (no audit/{DEFINITIONS_FILE} "
+                    "beside the mapping file's folder; run `meltano invoke tap-practicehub:audit` first to read "
                     "them in full). Patient fields nobody classified are proposed as PHI."]
         profiled = sum(len(rows) for rows in self.records.values())
         return [f"patient custom field definitions: all {len(self.definitions)}, from {self.folder / DEFINITIONS_FILE}",
