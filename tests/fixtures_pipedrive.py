@@ -157,12 +157,13 @@ class PipedriveSandbox:
         account: dict[str, dict[Any, dict]] = {}
         for name in PUBLIC_V2_LISTS:
             key = "field_code" if name.endswith("Fields") else "id"
-            account[name] = {item[key]: item for item in self._walk(f"/api/v2/{name}", "cursor")}
+            account[name] = {item[key]: item for item in self.walk(f"/api/v2/{name}", "cursor")}
         for name in PUBLIC_V1_LISTS:
-            account[name] = {item["id"]: item for item in self._walk(f"/api/v1/{name}", "start")}
+            account[name] = {item["id"]: item for item in self.walk(f"/api/v1/{name}", "start")}
         return account
 
-    def _walk(self, path: str, paging: str) -> list[dict]:
+    def walk(self, path: str, paging: str) -> list[dict]:
+        """Every item of a public list endpoint, 100 a page: v2 `cursor` or v1 `start` paging."""
         items, params = [], {"limit": 100}
         while True:
             response = self.get(path, params=params)

@@ -104,11 +104,11 @@ class SourceCheck:
         stages = {int(item["id"]): item["name"] for item in self.client.list_all("/stages")}
         return pipelines, stages
 
-    def _actual(self) -> dict[str, dict[int, dict]]:
+    def _actual(self, landed: dict[str, dict[str, int]]) -> dict[str, dict[int, dict]]:
         actual: dict[str, dict[int, dict]] = {}
         for stream in ENTITY_STREAMS:
-            ids = [row["pipedrive_id"] for row in self.ledger.done_rows(stream)
-                   if row["source_id"] in self.expected.get(stream, {})]
+            ids = sorted(pipedrive_id for source_id, pipedrive_id in landed[stream].items()
+                         if source_id in self.expected.get(stream, {}))
             if not ids:
                 actual[stream] = {}
             elif stream in V2_STREAMS:
@@ -127,7 +127,7 @@ class SourceCheck:
         rows = {stream: {row["source_id"]: row for row in self.ledger.done_rows(stream)} for stream in ENTITY_STREAMS}
         landed = {stream: {sid: row["pipedrive_id"] for sid, row in by_id.items()} for stream, by_id in rows.items()}
         source_of = {stream: {pid: sid for sid, pid in ids.items()} for stream, ids in landed.items()}
-        actual = self._actual()
+        actual = self._actual(landed)
         previous_skips = _latest_skips(self.settings.state_dir / "skipped.jsonl")
         differences: list[dict] = []
         outcome: dict[str, str] = {}  # source record → worst category so far

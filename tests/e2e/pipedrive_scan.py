@@ -10,29 +10,10 @@ V2_LISTS = ("persons", "organizations", "deals", "activities", "pipelines", "sta
 V1_LISTS = ("notes", "files", "users")
 
 
-def _pages(sandbox, path: str, version: str) -> list[dict]:
-    items, params = [], {"limit": 100}  # every list accepts 100 (v1 /files allows no more)
-    while True:
-        response = sandbox.get(f"/api/{version}/{path}", params=params)
-        response.raise_for_status()
-        body = response.json()
-        items += body.get("data") or []
-        extra = body.get("additional_data") or {}
-        if version == "v2":
-            if not extra.get("next_cursor"):
-                return items
-            params["cursor"] = extra["next_cursor"]
-        else:
-            pagination = extra.get("pagination") or {}
-            if not pagination.get("more_items_in_collection"):
-                return items
-            params["start"] = pagination["next_start"]
-
-
 def account_contents(sandbox) -> dict[str, list]:
     """Every list the API offers, plus each uploaded file's bytes (decoded as text)."""
-    contents = {name: _pages(sandbox, name, "v2") for name in V2_LISTS}
-    contents.update({name: _pages(sandbox, name, "v1") for name in V1_LISTS})
+    contents = {name: sandbox.walk(f"/api/v2/{name}", "cursor") for name in V2_LISTS}
+    contents.update({name: sandbox.walk(f"/api/v1/{name}", "start") for name in V1_LISTS})
     downloads = []
     for item in contents["files"]:
         response = sandbox.get(f"/api/v1/files/{item['id']}/download")

@@ -14,10 +14,10 @@ import sys
 from pathlib import Path
 
 import click
+from target_pipedrive.privacy import private_outputs  # one umask rule for the mapper and the target
 
 from practicehub_pipedrive import cli
 from practicehub_pipedrive.jsonlines import BadLine, encode_line, parse, write, write_lines
-from practicehub_pipedrive.privacy import private_outputs
 from practicehub_pipedrive.settings import ConfigError, checked
 
 IGNORED = {"SCHEMA", "ACTIVATE_VERSION"}  # input schemas are PracticeHub's; outputs are upserted by source_id

@@ -17,10 +17,10 @@ import sys
 from pathlib import Path
 
 import click
+from target_pipedrive.privacy import private_outputs  # one umask rule for the mapper and the target
 
 from practicehub_pipedrive.cli import UsageError
 from practicehub_pipedrive.mapping import dump, propose
-from practicehub_pipedrive.privacy import private_outputs
 from practicehub_pipedrive.proposal_inputs import merged_records, read_audit
 
 NAME = "target-mapping-proposal"
