@@ -1,0 +1,98 @@
+"""The migration of one practice as partitioned assets: audit → mapping → preflight → full → delta → report.
+
+One partition per practice (its Meltano environment). A run materializes one practice; the instance's run
+queue (orchestration/dagster.yaml) admits one run per partition at a time, and runs of different
+practices in parallel.
+"""
+
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import dagster as dg
+
+from . import steps
+from .project import FleetError, Practice, practice_environments, project_root
+
+practices = dg.StaticPartitionsDefinition(practice_environments())
+
+
+class MeltanoProject(dg.ConfigurableResource):
+    """Where the Meltano project and the practices' settings files are; secrets stay in those files."""
+
+    project_dir: str = ""  # empty: MELTANO_PROJECT_ROOT, else this checkout
+    settings_dir: str = ""  # empty: FLEET_SETTINGS_DIR, else <project>/.fleet
+    auto_confirm_mapping: bool = False  # demos only: a real mapping is reviewed by a person first
+
+    def practice(self, environment: str) -> Practice:
+        root = Path(self.project_dir).resolve() if self.project_dir else project_root()
+        settings = self.settings_dir or os.environ.get("FLEET_SETTINGS_DIR") or str(root / ".fleet")
+        return Practice(environment, root, Path(settings))
+
+
+def metadata(result: steps.StepResult) -> dict[str, dg.MetadataValue]:
+    """The step's figures and the paths of its reports, as Dagster shows them."""
+    values: dict[str, dg.MetadataValue] = {
+        name: dg.MetadataValue.text("n/a") if value is None else dg.MetadataValue.bool(value)
+        if isinstance(value, bool) else dg.MetadataValue.text(value) if isinstance(value, str)
+        else dg.MetadataValue.int(value) if isinstance(value, int) else dg.MetadataValue.float(float(value))
+        for name, value in result.figures.items()
+    }
+    values.update({name: dg.MetadataValue.path(str(path)) for name, path in result.paths.items()})
+    return values
+
+
+def run_step(environment: str, meltano: MeltanoProject, step: Callable[..., steps.StepResult],
+             *args) -> steps.StepResult:
+    """A step for one practice; a configuration problem is a one-line failure, not a traceback."""
+    try:
+        return step(meltano.practice(environment), *args)
+    except FleetError as error:
+        raise dg.Failure(description=str(error)) from None
+
+
+def conclude(result: steps.StepResult) -> dg.MaterializeResult:
+    if result.failure:  # the figures still reach the UI, with the failure
+        raise dg.Failure(description=result.failure, metadata=metadata(result))
+    return dg.MaterializeResult(metadata=metadata(result))
+
+
+STEP_ASSETS = {  # asset name → (the step, what it is); in this order, each depends on the one before
+    "practicehub_audit": (steps.audit, "Object inventory and extraction window (`tap-practicehub:audit`)"),
+    "confirmed_mapping": (steps.mapping, "output/<env>/mapping.yml proposed, reviewed and confirmed"),
+    "preflight_plan": (steps.preflight, "`meltano run preflight`: the plan, tokens and days, no writes"),
+    "full_migration": (steps.full, "`meltano run full-migration`: every record, exactly once"),
+    "cutover_delta": (steps.delta, "`meltano run delta-migration` then `target-pipedrive:verify`"),
+    "migration_report": (steps.reconcile_and_report, "`meltano run reconcile` and the HTML report"),
+}
+
+
+def _step_asset(name: str, step: Callable[..., steps.StepResult], description: str,
+                upstream: str | None) -> dg.AssetsDefinition:
+    @dg.asset(name=name, partitions_def=practices, description=description, group_name="migration",
+              deps=[upstream] if upstream else [], kinds={"meltano"})
+    def _asset(context: dg.AssetExecutionContext, meltano: MeltanoProject) -> dg.MaterializeResult:
+        extra = (meltano.auto_confirm_mapping,) if step is steps.mapping else ()
+        return conclude(run_step(context.partition_key, meltano, step, *extra))
+
+    return _asset
+
+
+def _build() -> list[dg.AssetsDefinition]:
+    built, upstream = [], None
+    for name, (step, description) in STEP_ASSETS.items():
+        built.append(_step_asset(name, step, description, upstream))
+        upstream = name
+    return built
+
+
+migration_assets = _build()
+
+# Everything up to the full load and its report; then the cutover's deltas, each followed by the report.
+practice_migration = dg.define_asset_job(
+    "practice_migration", partitions_def=practices,
+    selection=dg.AssetSelection.assets(*[name for name in STEP_ASSETS if name != "cutover_delta"]))
+practice_delta = dg.define_asset_job(
+    "practice_delta", partitions_def=practices,
+    selection=dg.AssetSelection.assets("cutover_delta", "migration_report"))
