@@ -129,12 +129,12 @@ def run_fleet(args: argparse.Namespace) -> int:
 
 def execute(environments: list[str], json_out: Path | None) -> int:
     import dagster as dg
-    from practicehub_fleet.fleet import fleet_migration
+    from practicehub_fleet.fleet import fleet_migration_job
 
     started = time.monotonic()
     print(f"Running the fleet_migration job: {len(environments)} practices at once ...", flush=True)
     with dg.DagsterInstance.get() as instance:
-        result = dg.execute_job(dg.reconstructable(fleet_migration), instance=instance)
+        result = dg.execute_job(dg.reconstructable(fleet_migration_job), instance=instance)
         seconds = time.monotonic() - started
         print(f"\nDagster run {result.run_id}: {'success' if result.success else 'FAILED'} in {seconds:.0f} s")
         lines = {environment: practice_line(instance, environment, result.run_id) for environment in environments}

@@ -31,6 +31,11 @@ class MeltanoProject(dg.ConfigurableResource):
         return Practice(environment, root, Path(settings))
 
 
+def meltano_project() -> MeltanoProject:
+    """The resource as the code location configures it (FLEET_AUTO_CONFIRM_MAPPING=1: demos only)."""
+    return MeltanoProject(auto_confirm_mapping=os.environ.get("FLEET_AUTO_CONFIRM_MAPPING") == "1")
+
+
 def metadata(result: steps.StepResult) -> dict[str, dg.MetadataValue]:
     """The step's figures and the paths of its reports, as Dagster shows them."""
     values: dict[str, dg.MetadataValue] = {

@@ -9,18 +9,16 @@ of its practice's partition of the matching asset, so the asset catalog shows th
 import dagster as dg
 
 from . import steps
-from .assets import STEP_ASSETS, MeltanoProject, conclude, metadata, run_step
+from .assets import STEP_ASSETS, MeltanoProject, conclude, meltano_project, metadata, run_step
 from .project import FleetError, install_plugins, practice_environments
 
 ONE_STEP_PER_PRACTICE = {"key": "practice", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
 
 
-def fleet_executor_config(preload: bool = True) -> dict:
+def fleet_executor_config(practices: int) -> dict:
     """Every practice in parallel, one step per practice at a time; steps fork from a warm server."""
-    config: dict = {"max_concurrent": 0, "tag_concurrency_limits": [ONE_STEP_PER_PRACTICE]}
-    if preload:
-        config["start_method"] = {"forkserver": {"preload_modules": ["practicehub_fleet.definitions"]}}
-    return config
+    return {"max_concurrent": max(practices, 1), "tag_concurrency_limits": [ONE_STEP_PER_PRACTICE],
+            "start_method": {"forkserver": {"preload_modules": ["practicehub_fleet.definitions"]}}}
 
 
 @dg.op(description="`meltano install`: the plugins every practice shares, once before any practice runs")
@@ -59,8 +57,13 @@ def build_fleet_job(environments: list[str]) -> dg.JobDefinition:
             for asset_name in STEP_ASSETS:
                 previous = _step_op(environment, asset_name)(after=previous)
 
-    return fleet.to_job(executor_def=dg.multiprocess_executor.configured(fleet_executor_config()),
-                        tags={"fleet": "all-practices"})
+    return fleet.to_job(executor_def=dg.multiprocess_executor.configured(fleet_executor_config(len(environments))),
+                        resource_defs={"meltano": meltano_project()}, tags={"fleet": "all-practices"})
 
 
 fleet_migration = build_fleet_job(practice_environments())
+
+
+def fleet_migration_job() -> dg.JobDefinition:
+    """The job, for `dagster.reconstructable` (a graph's job must come from a module-level function)."""
+    return fleet_migration

@@ -28,6 +28,10 @@ FOREIGN_SETTINGS = ("TAP_PRACTICEHUB_", "TARGET_PIPEDRIVE_", "MAP_PRACTICEHUB_PI
                     "PIPEDRIVE_", "PHI_POLICY", "BAA_REFERENCE", "MELTANO_ENVIRONMENT")
 
 
+# `.meltano/<plugin type>/<plugin>/venv`: what `meltano install` makes, shared by every practice
+PLUGIN_DIRS = ("extractors", "mappers", "loaders", "utilities", "transformers", "orchestrators", "files")
+
+
 class FleetError(Exception):
     """A practice cannot run as configured; the message says what to change (one line, no secrets)."""
 
@@ -113,7 +117,21 @@ class Practice:
             raise FleetError("the fleet keeps every practice's state in one shared PostgreSQL database: "
                              "set MELTANO_DATABASE_URI=postgresql+psycopg://USER@HOST:PORT/DB")
         return _meltano_env(self.root) | read_settings_file(self.settings_dir / f"{self.environment}.env") | {
-            "MELTANO_ENVIRONMENT": self.environment}
+            "MELTANO_ENVIRONMENT": self.environment, "MELTANO_SYS_DIR_ROOT": str(self.system_dir())}
+
+    def system_dir(self) -> Path:
+        """This practice's own `.meltano`: Meltano writes each plugin's config, catalog and run files into
+        `.meltano/run/<plugin>/`, one folder per project, so two environments running the same plugin at once
+        overwrite each other's catalog. The practice's folder links to the shared plugin installs instead.
+        """
+        shared = self.root / ".meltano"
+        own = shared / "environments" / self.environment
+        own.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for kind in PLUGIN_DIRS:
+            link = own / kind
+            if (shared / kind).is_dir() and not link.exists():
+                link.symlink_to(shared / kind, target_is_directory=True)
+        return own
 
     def meltano(self, *args: str, step: str, timeout: float = 6 * 3600) -> Ran:
         """`meltano ARGS` in this practice's environment; its output goes to output/<env>/logs/<step>.log."""
