@@ -121,7 +121,6 @@ def test_every_step_is_a_materialization_of_its_practice_with_the_figures(fleet)
 
 def test_the_schedule_asks_a_delta_of_each_practice_in_its_cutover_window(fleet, monkeypatch):
     import dagster as dg
-
     from practicehub_fleet.schedules import cutover_delta_schedule
 
     home = fleet["project"] / "output" / "fleet" / "dagster-home"
