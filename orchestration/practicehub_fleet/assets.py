@@ -96,8 +96,8 @@ migration_assets = _build()
 
 # Everything up to the full load and its report; then the cutover's deltas, each followed by the report.
 practice_migration = dg.define_asset_job(
-    "practice_migration", partitions_def=practices,
+    "practice_migration",
     selection=dg.AssetSelection.assets(*[name for name in STEP_ASSETS if name != "cutover_delta"]))
 practice_delta = dg.define_asset_job(
-    "practice_delta", partitions_def=practices,
+    "practice_delta",
     selection=dg.AssetSelection.assets("cutover_delta", "migration_report"))
