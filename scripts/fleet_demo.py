@@ -4,8 +4,8 @@ Starts a throwaway PostgreSQL (scripts/local_postgres.py), and for each practice
 orchestration/practices/fleet-demo.meltano.yml a PracticeHub sandbox (its own synthetic practice: its own
 seed) and a Pipedrive sandbox (its own company); writes each practice's settings file; then executes the
 `fleet_migration` job (orchestration/) once, in this process, its steps in parallel worker processes:
-audit → mapping (confirmed for you: a demo) → preflight → full → delta + verify → reconcile + report,
-for every practice at once. Prints one line per practice from the run's materializations.
+audit → mapping (confirmed for you: a demo) → preflight → full + verify → reconcile + report → delta +
+verify (nothing changed since, so it lands nothing), for every practice at once. Prints one line per practice from the run's materializations.
 """
 
 from __future__ import annotations
@@ -71,12 +71,14 @@ def practice_line(instance, environment: str, run_id: str) -> str:
     report = latest(instance, "migration_report", environment, run_id)
     if not report:
         return f"{environment}: did not finish (see the run's events; logs in output/{environment}/logs/)"
-    verify = ("verify ok" if delta.get("field_mismatches") == 0
-              else f"verify: {delta.get('field_mismatches')} field mismatches")
+    if not delta:
+        return f"{environment}: the delta did not finish (see the run's events; logs in output/{environment}/logs/)"
+    verify = ("verify ok" if full.get("field_mismatches") == 0
+              else f"verify: {full.get('field_mismatches')} field mismatches")
     return (f"{environment}: {report['records_landed']} records landed ({full.get('created')} created by the full "
             f"run, {delta.get('records_landed')} by the delta), {report['skipped']} skipped, "
             f"{report['tokens_used']} tokens, {report['days_of_budget_left']} days of budget left; {verify} "
-            f"({delta.get('entities_verified')} entities), reconcile: {report['unexplained_differences']} "
+            f"({full.get('entities_verified')} entities), reconcile: {report['unexplained_differences']} "
             f"unexplained; report {report['html_report']}")
 
 
@@ -134,7 +136,8 @@ def execute(environments: list[str], json_out: Path | None) -> int:
     started = time.monotonic()
     print(f"Running the fleet_migration job: {len(environments)} practices at once ...", flush=True)
     with dg.DagsterInstance.get() as instance:
-        result = dg.execute_job(dg.reconstructable(fleet_migration_job), instance=instance)
+        quiet = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}  # each step's figures, not every event
+        result = dg.execute_job(dg.reconstructable(fleet_migration_job), instance=instance, run_config=quiet)
         seconds = time.monotonic() - started
         print(f"\nDagster run {result.run_id}: {'success' if result.success else 'FAILED'} in {seconds:.0f} s")
         lines = {environment: practice_line(instance, environment, result.run_id) for environment in environments}

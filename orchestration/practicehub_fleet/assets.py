@@ -1,4 +1,4 @@
-"""The migration of one practice as partitioned assets: audit → mapping → preflight → full → delta → report.
+"""One practice's migration as partitioned assets: audit → mapping → preflight → full → report, then deltas.
 
 One partition per practice (its Meltano environment). A run materializes one practice; the instance's run
 queue (orchestration/dagster.yaml) admits one run per partition at a time, and runs of different
@@ -22,12 +22,12 @@ class MeltanoProject(dg.ConfigurableResource):
     """Where the Meltano project and the practices' settings files are; secrets stay in those files."""
 
     project_dir: str = ""  # empty: MELTANO_PROJECT_ROOT, else this checkout
-    settings_dir: str = ""  # empty: FLEET_SETTINGS_DIR, else <project>/.fleet
+    settings_dir: str = ""  # empty: FLEET_SETTINGS_DIR, else <project>/output/fleet/settings (git-ignored)
     auto_confirm_mapping: bool = False  # demos only: a real mapping is reviewed by a person first
 
     def practice(self, environment: str) -> Practice:
         root = Path(self.project_dir).resolve() if self.project_dir else project_root()
-        settings = self.settings_dir or os.environ.get("FLEET_SETTINGS_DIR") or str(root / ".fleet")
+        settings = self.settings_dir or os.environ.get("FLEET_SETTINGS_DIR") or str(root / "output" / "fleet" / "settings")
         return Practice(environment, root, Path(settings))
 
 
@@ -63,13 +63,19 @@ def conclude(result: steps.StepResult) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata=metadata(result))
 
 
-STEP_ASSETS = {  # asset name → (the step, what it is); in this order, each depends on the one before
-    "practicehub_audit": (steps.audit, "Object inventory and extraction window (`tap-practicehub:audit`)"),
-    "confirmed_mapping": (steps.mapping, "output/<env>/mapping.yml proposed, reviewed and confirmed"),
-    "preflight_plan": (steps.preflight, "`meltano run preflight`: the plan, tokens and days, no writes"),
-    "full_migration": (steps.full, "`meltano run full-migration`: every record, exactly once"),
-    "cutover_delta": (steps.delta, "`meltano run delta-migration` then `target-pipedrive:verify`"),
-    "migration_report": (steps.reconcile_and_report, "`meltano run reconcile` and the HTML report"),
+STEP_ASSETS = {  # asset name → (the step, what it is, the asset it follows); the fleet runs them in this order
+    "practicehub_audit": (steps.audit, "Object inventory and extraction window (`tap-practicehub:audit`)", None),
+    "confirmed_mapping": (steps.mapping, "output/<env>/mapping.yml proposed, reviewed and confirmed",
+                          "practicehub_audit"),
+    "preflight_plan": (steps.preflight, "`meltano run preflight`: the plan, tokens and days, no writes",
+                       "confirmed_mapping"),
+    "full_migration": (steps.full, "`meltano run full-migration` (every record, exactly once), then verify",
+                       "preflight_plan"),
+    "migration_report": (steps.reconcile_and_report, "`meltano run reconcile` and the HTML report",
+                         "full_migration"),
+    # through the cutover window, on the schedule; the fleet runs one straight after the full load and report
+    "cutover_delta": (steps.delta, "`meltano run delta-migration` (what changed since), then verify",
+                      "full_migration"),
 }
 
 
@@ -85,19 +91,17 @@ def _step_asset(name: str, step: Callable[..., steps.StepResult], description: s
 
 
 def _build() -> list[dg.AssetsDefinition]:
-    built, upstream = [], None
-    for name, (step, description) in STEP_ASSETS.items():
-        built.append(_step_asset(name, step, description, upstream))
-        upstream = name
-    return built
+    return [_step_asset(name, step, description, upstream)
+            for name, (step, description, upstream) in STEP_ASSETS.items()]
 
 
 migration_assets = _build()
 
-# Everything up to the full load and its report; then the cutover's deltas, each followed by the report.
+# Everything up to the full load, verified, reconciled and reported; then the cutover's deltas (the schedule).
+# The report is not re-made after each delta: a delta that found nothing changed leaves the mapper's run
+# report empty, and the report then compares it with the full load's (materialize migration_report after
+# the last delta instead).
 practice_migration = dg.define_asset_job(
     "practice_migration",
     selection=dg.AssetSelection.assets(*[name for name in STEP_ASSETS if name != "cutover_delta"]))
-practice_delta = dg.define_asset_job(
-    "practice_delta",
-    selection=dg.AssetSelection.assets("cutover_delta", "migration_report"))
+practice_delta = dg.define_asset_job("practice_delta", selection=dg.AssetSelection.assets("cutover_delta"))

@@ -34,13 +34,15 @@ def _op_name(environment: str, asset_name: str) -> str:
 
 
 def _step_op(environment: str, asset_name: str) -> dg.OpDefinition:
-    step, description = STEP_ASSETS[asset_name]
+    step, description, _ = STEP_ASSETS[asset_name]
 
     @dg.op(name=_op_name(environment, asset_name), description=f"{environment}: {description}",
            tags={"practice": environment}, ins={"after": dg.In(dg.Nothing)}, out=dg.Out(dg.Nothing))
     def _op(context: dg.OpExecutionContext, meltano: MeltanoProject):
         extra = (meltano.auto_confirm_mapping,) if step is steps.mapping else ()
         result = run_step(environment, meltano, step, *extra)
+        context.log.info(f"{environment} {asset_name}: " + ", ".join(
+            f"{name} {value}" for name, value in result.figures.items()))  # counts and statuses only
         context.log_event(dg.AssetMaterialization(asset_key=asset_name, partition=environment,
                                                   metadata=metadata(result)))
         conclude(result)  # raises on a failed check: this practice's later steps are skipped, others go on

@@ -144,8 +144,12 @@ class Practice:
         with os.fdopen(descriptor, "a", encoding="utf-8") as out:
             out.write(f"$ {command}\n")
             out.flush()
-            done = subprocess.run([MELTANO, *args], cwd=self.root, env=self.env(), stdout=out, stderr=out,
-                                  stdin=subprocess.DEVNULL, timeout=timeout, check=False)
+            try:
+                done = subprocess.run([MELTANO, *args], cwd=self.root, env=self.env(), stdout=out, stderr=out,
+                                      stdin=subprocess.DEVNULL, timeout=timeout, check=False)
+            except subprocess.TimeoutExpired:
+                raise FleetError(f"`{command}` for {self.environment} ran past {timeout:.0f} s and was stopped; "
+                                 f"log {log}") from None
         return Ran(command, done.returncode, round(time.monotonic() - started, 1), log)
 
     def meltano_ok(self, *args: str, step: str) -> Ran:
