@@ -15,6 +15,7 @@ import yaml
 
 from .project import FleetError, Practice
 
+NOTHING_CHANGED = "nothing changed"
 BUDGET_SPENT = 3  # target-pipedrive's exit code when the day's token budget ran out (resume after the reset)
 
 
@@ -102,7 +103,7 @@ def _load(practice: Practice, job: str) -> StepResult:
     ran = practice.meltano("run", job, step=job)
     if ran.returncode == 0 and summary_path.is_file() and summary_path.stat().st_mtime_ns == before:
         # the target writes a run summary only when records reached it: nothing changed in PracticeHub
-        return StepResult({"run_status": "nothing changed", "records_received": 0, "records_landed": 0,
+        return StepResult({"run_status": NOTHING_CHANGED, "records_received": 0, "records_landed": 0,
                            "created": 0, "updated": 0, "skipped": 0, "tokens_used": 0})
     result = StepResult(load_figures(_read(practice, "pipedrive/summary.json")), {"run_summary": summary_path})
     if ran.returncode == BUDGET_SPENT or result.figures["run_status"] == "budget_exhausted":
@@ -124,7 +125,7 @@ def delta(practice: Practice) -> StepResult:
 
 
 def _verified(practice: Practice, result: StepResult) -> StepResult:
-    if result.failure:
+    if result.failure or result.figures["run_status"] == NOTHING_CHANGED:  # nothing new to read back
         return result
     ran = practice.meltano("invoke", "target-pipedrive:verify", step="verify")
     verified = _read(practice, "pipedrive/verify_summary.json")
