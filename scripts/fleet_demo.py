@@ -168,8 +168,6 @@ def write_evidence(path: Path, practices: list[dict], database_uri: str) -> None
         "state": {row.state_id: row.completed_state for row in rows},
         "practices": {practice["environment"]: {
             "pipedrive": http_json(f"{practice['pipedrive'].url}/_sandbox/snapshot")["data"],
-            "person_fields": http_json(f"{practice['pipedrive'].url}/api/v1/personFields?limit=500",
-                                       token=practice["token"])["data"],
             "patients": http_json(practice["practicehub"].url.removesuffix("/api") + "/_sandbox/records/patients"),
         } for practice in practices},
     }

@@ -36,7 +36,7 @@ def test_the_fleet_job_runs_each_practice_as_one_chain_with_one_step_at_a_time()
     for environment in practices.get_partition_keys():
         assert sum(1 for tag in tags.values() if tag == environment) == 6
     assert tags["install_meltano_plugins"] is None
-    queue = yaml.safe_load((README.parent / "orchestration" / "dagster.yaml").read_text())["run_queue"]
+    queue = yaml.safe_load((README.parent / "orchestration" / "dagster.yaml").read_text())["concurrency"]["runs"]
     assert queue["tag_concurrency_limits"] == [
         {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}]
 

@@ -42,10 +42,18 @@ def fleet(tmp_path_factory):
             "evidence": json.loads(evidence.read_text())}
 
 
-def _source_ids(practice: dict) -> Counter:
-    """How many persons in this Pipedrive account carry each PracticeHub patient id."""
-    field = next(f["key"] for f in practice["person_fields"] if f["name"] == "Source ID")
-    return Counter(str(person[field]) for person in practice["pipedrive"]["persons"] if person.get(field))
+def _source_id_key(fleet, environment: str) -> str:
+    """The Pipedrive key of the persons' PracticeHub id field, from the target's field map of this practice."""
+    rows = json.loads((fleet["project"] / "output" / environment / "pipedrive" / "field_map.json").read_text())
+    return next(row["key"] for row in rows if row["entity"] == "persons" and row["logical_name"] == "practicehub_id")
+
+
+def _migrated_persons(fleet, environment: str) -> list[tuple[str, dict]]:
+    """(PracticeHub id, person) for every person of this practice's account that the migration landed."""
+    key = _source_id_key(fleet, environment)
+    persons = fleet["evidence"]["practices"][environment]["pipedrive"]["persons"]
+    return [(str(person["custom_fields"][key]), person) for person in persons
+            if (person.get("custom_fields") or {}).get(key)]
 
 
 def test_one_line_per_practice_and_where_the_ui_starts(fleet):
@@ -59,7 +67,7 @@ def test_one_line_per_practice_and_where_the_ui_starts(fleet):
 def test_each_practice_landed_exactly_once_in_its_own_account(fleet):
     practices = fleet["evidence"]["practices"]
     for environment in ENVIRONMENTS:
-        ids = _source_ids(practices[environment])
+        ids = Counter(source for source, _ in _migrated_persons(fleet, environment))
         assert ids and max(ids.values()) == 1, (environment, ids.most_common(3))  # no person landed twice
         reconcile = json.loads((fleet["project"] / "output" / environment / "pipedrive" / "reconcile.json").read_text())
         assert reconcile["unexplained"] == 0
@@ -78,12 +86,10 @@ def test_nothing_crossed_between_practices(fleet):
     assert any(len({names[env][i] for env in ENVIRONMENTS}) == 3 for i in shared_ids), \
         "the three practices must differ, or a crossing could not be seen"
     for environment in ENVIRONMENTS:
-        field = next(f["key"] for f in practices[environment]["person_fields"] if f["name"] == "Source ID")
-        for person in practices[environment]["pipedrive"]["persons"]:
-            source = str(person.get(field) or "")
-            if source:  # each migrated person is this practice's patient, by id and by name
-                assert source in names[environment], (environment, source)
-                assert person["name"].split()[0] in names[environment][source], (environment, source)
+        for source, person in _migrated_persons(fleet, environment):
+            # each migrated person is this practice's patient, by id and by name
+            assert source in names[environment], (environment, source)
+            assert person["name"].split()[0] in names[environment][source], (environment, source)
 
 
 def test_state_is_one_row_per_practice_in_the_shared_database(fleet):
