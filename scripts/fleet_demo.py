@@ -96,7 +96,7 @@ def run_fleet(args: argparse.Namespace) -> int:
     (fleet_dir / "logs").mkdir(parents=True)
     dagster_home = fleet_dir / "dagster-home"
     dagster_home.mkdir()
-    shutil.copy(ROOT / "orchestration" / "dagster.yaml", dagster_home / "dagster.yaml")
+    shutil.copyfile(ROOT / "orchestration" / "dagster.yaml", dagster_home / "dagster.yaml")  # private, as the rest
     sandboxes: list[Sandbox] = []
     try:
         with local_postgres() as database_uri:
