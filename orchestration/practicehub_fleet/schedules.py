@@ -35,7 +35,7 @@ def practices_in_cutover(instance: dg.DagsterInstance, now: datetime) -> list[st
 @dg.schedule(cron_schedule=CUTOVER_CRON, job=practice_delta, default_status=dg.DefaultScheduleStatus.STOPPED,
              description="The delta for every practice in its cutover window, one run per practice")
 def cutover_delta_schedule(context: dg.ScheduleEvaluationContext):
-    now = context.scheduled_execution_time or datetime.now().astimezone()
+    now = context.scheduled_execution_time
     due = practices_in_cutover(context.instance, now)
     if not due:
         return dg.SkipReason("no practice is in its cutover window (no full load in the last "

@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 from collections import Counter
+from datetime import UTC, datetime
 
 import pytest
 
@@ -131,8 +132,11 @@ def test_the_schedule_asks_a_delta_of_each_practice_in_its_cutover_window(fleet,
     from practicehub_fleet.schedules import cutover_delta_schedule
 
     home = fleet["project"] / "output" / "fleet" / "dagster-home"
+    tick = datetime.now(UTC)
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        requests = cutover_delta_schedule(dg.build_schedule_context(instance=instance))
+        requests = cutover_delta_schedule(dg.build_schedule_context(instance=instance, scheduled_execution_time=tick))
         assert sorted(request.partition_key for request in requests) == sorted(ENVIRONMENTS)
+        assert len({request.run_key for request in requests}) == 3  # one run per practice per tick
         monkeypatch.setenv("FLEET_CUTOVER_HOURS", "0")  # the window has closed
-        assert isinstance(cutover_delta_schedule(dg.build_schedule_context(instance=instance)), dg.SkipReason)
+        closed = cutover_delta_schedule(dg.build_schedule_context(instance=instance, scheduled_execution_time=tick))
+        assert isinstance(closed, dg.SkipReason)
