@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from target_pipedrive.client import daily_budget
 from target_pipedrive.costs import BUILTIN_COSTS, CostTable
-from target_pipedrive.loader import _diff
+from target_pipedrive.delta import diff as _diff
 from target_pipedrive.verify import values_match
 
 from tests.target.conftest import SHARED
