@@ -25,7 +25,7 @@ from target_pipedrive.owners import ConfigurationError
 from target_pipedrive.report import write_private
 
 MARKER = "REHEARSAL"
-PREEXISTING = "preexisting"  # ledger origin of an adopted record (loader._update_preexisting)
+PREEXISTING = "preexisting"  # ledger origin of an adopted record (delta.Delta.update_preexisting)
 SCHEMA_OBJECTS = ("pipeline", "stage")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
