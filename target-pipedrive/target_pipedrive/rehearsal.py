@@ -14,13 +14,13 @@ from __future__ import annotations
 import json
 import math
 import shutil
-import sqlite3
 import sys
 from collections import Counter
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from target_pipedrive.client import daily_budget
+from target_pipedrive.ledger import read_landed
 from target_pipedrive.owners import ConfigurationError
 from target_pipedrive.report import write_private
 
@@ -132,13 +132,8 @@ def markdown(prediction: dict) -> str:
 def _adopted(path: Path, run_id: str) -> Counter:
     if not path.is_file():
         return Counter()
-    database = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-    try:
-        rows = database.execute("SELECT stream, COUNT(*) FROM entities WHERE status = 'done' AND origin = ? "
-                                "AND run_id = ? GROUP BY stream", (PREEXISTING, run_id)).fetchall()
-    finally:
-        database.close()
-    return Counter(dict(rows))
+    return Counter(stream for stream, _source_id, origin, landed_by, _pipedrive_id in read_landed(path)
+                   if origin == PREEXISTING and landed_by == run_id)
 
 
 def _manifest(path: Path) -> list[dict]:

@@ -95,3 +95,20 @@ def test_group_commit_keeps_every_concurrent_write_durable(tmp_path):
     assert sorted(e["id"] for e in Manifest(tmp_path / "manifest.jsonl").entries()) == list(range(300))
     ledger.close()
     reopened.close()
+
+
+def test_read_landed_reads_done_rows_only_and_never_writes(tmp_path):
+    import sqlite3
+
+    from target_pipedrive.ledger import Ledger, read_landed
+
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    ledger.mark_done("persons", "patients:1", 7, {"name": "A"}, "run-1", origin="preexisting")
+    ledger.mark_pending("persons", "patients:2", "run-1")
+    ledger.close()
+    assert read_landed(tmp_path / "ledger.sqlite") == [("persons", "patients:1", "preexisting", "run-1", 7)]
+    with pytest.raises(FileNotFoundError):
+        read_landed(tmp_path / "none.sqlite")
+    (tmp_path / "other.sqlite").write_bytes(b"not a database at all, but long enough to be read as a header")
+    with pytest.raises(sqlite3.Error):
+        read_landed(tmp_path / "other.sqlite")
