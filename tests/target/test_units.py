@@ -112,3 +112,12 @@ def test_read_landed_reads_done_rows_only_and_never_writes(tmp_path):
     (tmp_path / "other.sqlite").write_bytes(b"not a database at all, but long enough to be read as a header")
     with pytest.raises(sqlite3.Error):
         read_landed(tmp_path / "other.sqlite")
+
+
+def test_every_contract_stream_has_an_adapter_and_a_sink():
+    from target_pipedrive.contract import DEPENDENCY_ORDER
+    from target_pipedrive.entities import ENTITIES
+    from target_pipedrive.sinks import SINKS
+
+    assert list(ENTITIES) == DEPENDENCY_ORDER  # the scheduler retries waiting records in this order
+    assert set(SINKS) == {*DEPENDENCY_ORDER, "skipped", "degraded"}
