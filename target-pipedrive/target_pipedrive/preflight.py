@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from target_pipedrive.client import PipedriveClient, daily_budget
+from target_pipedrive.contract import DEPENDENCY_ORDER
 from target_pipedrive.costs import CREATE_CALLS
 from target_pipedrive.ledger import Ledger
 from target_pipedrive.owners import ConfigurationError, Owners
@@ -19,7 +20,6 @@ from target_pipedrive.plan_limits import custom_fields_in_use, open_deals_in_use
 from target_pipedrive.report import write_private
 from target_pipedrive.schema_setup import FIELD_ENDPOINTS, SchemaSetup
 from target_pipedrive.settings import Settings, build_client
-from target_pipedrive.sinks import DEPENDENCY_ORDER
 
 EXIT_OK, EXIT_BLOCKED = 0, 1
 

@@ -14,18 +14,18 @@ from __future__ import annotations
 import json
 import math
 import shutil
-import sqlite3
 import sys
 from collections import Counter
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from target_pipedrive.client import daily_budget
+from target_pipedrive.ledger import read_landed
 from target_pipedrive.owners import ConfigurationError
 from target_pipedrive.report import write_private
 
 MARKER = "REHEARSAL"
-PREEXISTING = "preexisting"  # ledger origin of an adopted record (loader._update_preexisting)
+PREEXISTING = "preexisting"  # ledger origin of an adopted record (delta.Delta.update_preexisting)
 SCHEMA_OBJECTS = ("pipeline", "stage")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -132,13 +132,8 @@ def markdown(prediction: dict) -> str:
 def _adopted(path: Path, run_id: str) -> Counter:
     if not path.is_file():
         return Counter()
-    database = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-    try:
-        rows = database.execute("SELECT stream, COUNT(*) FROM entities WHERE status = 'done' AND origin = ? "
-                                "AND run_id = ? GROUP BY stream", (PREEXISTING, run_id)).fetchall()
-    finally:
-        database.close()
-    return Counter(dict(rows))
+    return Counter(stream for stream, _source_id, origin, landed_by, _pipedrive_id in read_landed(path)
+                   if origin == PREEXISTING and landed_by == run_id)
 
 
 def _manifest(path: Path) -> list[dict]:

@@ -170,6 +170,25 @@ class SchemaSetup:
         self._record("field_options", stream, key=info.key, option_ids=list(added.values()))
         return added
 
+    def option_id(self, stream: str, info: FieldInfo, label: str) -> tuple[int | str, bool]:
+        """The id of `label` among an enum/set field's options, adding the option when it is new.
+
+        Returns (id, added); thread-safe, so writers converting values at once add a label only once."""
+        if label in info.options:
+            return info.options[label], False
+        with self._lock:
+            if label in info.options:
+                return info.options[label], False
+            info.options.update(self._add_options(stream, FIELD_ENDPOINTS[stream], info, [label]))
+            return info.options[label], True
+
+    def industry_options(self) -> dict[str, int]:
+        """The organizations' built-in `industry` field: lower-case label → option id (read once)."""
+        with self._lock:
+            fields = self._existing_fields("organizationFields")
+        industry = next((f for f in fields if f.get("field_code") == "industry"), None)
+        return {str(o["label"]).lower(): o["id"] for o in (industry or {}).get("options") or []}
+
     # ---- pipelines and stages -------------------------------------------------------------------
 
     def ensure_pipelines(self, pipelines: list[dict]) -> None:

@@ -20,7 +20,7 @@ from target_pipedrive.settings import Settings, build_client
 FORMAT = 1
 FIELD_FAMILIES = {"person": "personFields", "organization": "organizationFields", "deal": "dealFields",
                   "activity": "activityFields"}
-RECORD_STREAMS = ("organizations", "persons")  # what the load adopts instead of creating (loader.MATCHERS)
+RECORD_STREAMS = ("organizations", "persons")  # what the load adopts instead of creating (matching.MATCHERS)
 
 
 class ReadOnlyClient:

@@ -1,6 +1,6 @@
 """The delta and the team's edits in Pipedrive: what to write, what to leave as the team set it, and conflicts.
 
-The delta only sends the fields the source changed since the last write (`loader._diff`). For each, the
+The delta only sends the fields the source changed since the last write (`delta.diff`). For each, the
 record as Pipedrive holds it now (read in batches just before) says whether the team changed it too:
 the record changed since landing (`landing.changed_since_landing`) or the field is already the team's,
 and Pipedrive's value is not what we wrote last. Then:

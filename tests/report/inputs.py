@@ -297,7 +297,7 @@ def ledger_rows() -> list[dict]:
 
 
 def manifest(rows: list[dict]) -> list[dict]:
-    """A create line per entity the migration created, an update line per adopted record (as loader.py)."""
+    """A create line per entity the migration created, an update line per adopted record (as write_protocol.py and delta.py write them)."""
     return [
         {
             "op": "create" if row["origin"] == "created" else "update",

@@ -7,7 +7,7 @@ import threading
 import time
 
 from requests.structures import CaseInsensitiveDict
-from target_pipedrive.client import BurstPacer
+from target_pipedrive.pacing import BurstPacer
 
 
 def _answer(pacer: BurstPacer, latency: float, *, limit: int, remaining: int, reset: float) -> None:

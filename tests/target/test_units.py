@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from target_pipedrive.client import daily_budget
 from target_pipedrive.costs import BUILTIN_COSTS, CostTable
-from target_pipedrive.loader import _diff
+from target_pipedrive.delta import diff as _diff
 from target_pipedrive.verify import values_match
 
 from tests.target.conftest import SHARED
@@ -95,3 +95,29 @@ def test_group_commit_keeps_every_concurrent_write_durable(tmp_path):
     assert sorted(e["id"] for e in Manifest(tmp_path / "manifest.jsonl").entries()) == list(range(300))
     ledger.close()
     reopened.close()
+
+
+def test_read_landed_reads_done_rows_only_and_never_writes(tmp_path):
+    import sqlite3
+
+    from target_pipedrive.ledger import Ledger, read_landed
+
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    ledger.mark_done("persons", "patients:1", 7, {"name": "A"}, "run-1", origin="preexisting")
+    ledger.mark_pending("persons", "patients:2", "run-1")
+    ledger.close()
+    assert read_landed(tmp_path / "ledger.sqlite") == [("persons", "patients:1", "preexisting", "run-1", 7)]
+    with pytest.raises(FileNotFoundError):
+        read_landed(tmp_path / "none.sqlite")
+    (tmp_path / "other.sqlite").write_bytes(b"not a database at all, but long enough to be read as a header")
+    with pytest.raises(sqlite3.Error):
+        read_landed(tmp_path / "other.sqlite")
+
+
+def test_every_contract_stream_has_an_adapter_and_a_sink():
+    from target_pipedrive.contract import DEPENDENCY_ORDER
+    from target_pipedrive.entities import ENTITIES
+    from target_pipedrive.sinks import SINKS
+
+    assert list(ENTITIES) == DEPENDENCY_ORDER  # the scheduler retries waiting records in this order
+    assert set(SINKS) == {*DEPENDENCY_ORDER, "skipped", "degraded"}
