@@ -23,7 +23,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from practicehub_pipedrive.mapping import confirm, default_mapping, dump  # noqa: E402
+from map_practicehub_pipedrive.mapping import confirm, default_mapping, dump  # noqa: E402
 
 from tests.transform.helpers import as_tap_emits, singer_lines  # noqa: E402
 

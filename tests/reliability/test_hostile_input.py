@@ -11,7 +11,7 @@ import pytest
 from tests.reliability.checks import duplicates, jsonl, landed
 
 CORPUS_FILE = Path(__file__).parent / "corpus" / "hostile_practice.json"
-# Streams the mapper counts without loading (see transform/README.md, "Reference streams").
+# Streams the mapper counts without loading (see map-practicehub-pipedrive/README.md, "Reference streams").
 NOT_LOADED = {"patient_custom_fields", "users", "practitioners", "appointment_types", "payment_methods",
               "patient_logs", "workflows", "locations"}
 MAPPER_BUCKETS = ("out", "skipped", "merged", "documented", "reference", "consumed", "not_sampled")

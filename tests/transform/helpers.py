@@ -8,8 +8,8 @@ import json
 import shutil
 from pathlib import Path
 
-from practicehub_pipedrive.mapper import PracticeHubToPipedrive
-from practicehub_pipedrive.mapping import confirm, default_mapping, dump
+from map_practicehub_pipedrive.mapper import PracticeHubToPipedrive
+from map_practicehub_pipedrive.mapping import confirm, default_mapping, dump
 
 from tests.transform.practice import TAP_ORDER
 
@@ -30,7 +30,7 @@ def singer_lines(records: dict[str, list[dict]], state_every: int = 0) -> list[s
 
 
 def as_tap_emits(records: dict[str, list[dict]]) -> dict[str, list[dict]]:
-    """Add what tap-practicehub adds to `files` records after downloading the bytes (see its attachments.py)."""
+    """Add what tap-practicehub adds to `files` records after downloading the bytes (see tap-practicehub/tap_practicehub/attachments.py)."""
     for record in records.get("files", []):
         record.setdefault("local_path", f"/tmp/practicehub-files/{record['id']}-{record.get('file_name')}")
         record.setdefault("downloaded_size", record.get("size"))

@@ -73,7 +73,7 @@ def test_a_plain_run_skips_the_sdk_import_and_matches_the_sdk_path_byte_for_byte
                 "source_timezone": "Australia/Sydney", "currency": "AUD"}
     config = tmp_path / "config.json"
     config.write_text(json.dumps({**settings, "reports_dir": str(tmp_path / "fast")}))
-    probe = ("import atexit, sys; from practicehub_pipedrive.console import main; "
+    probe = ("import atexit, sys; from map_practicehub_pipedrive.console import main; "
              "atexit.register(lambda: print('SDK' if 'singer_sdk' in sys.modules else 'NO-SDK', file=sys.stderr)); "
              "main()")
     fast = subprocess.run([sys.executable, "-c", probe, "--config", str(config)], input=lines,

@@ -8,7 +8,7 @@ import json
 
 import pytest
 import yaml
-from practicehub_pipedrive.mapping import (
+from map_practicehub_pipedrive.mapping import (
     MappingError,
     check_confirmed,
     default_mapping,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from practicehub_pipedrive.mapping import MappingError, default_mapping
+from map_practicehub_pipedrive.mapping import MappingError, default_mapping
 
 from tests.transform.helpers import base_config, run_mapper, singer_lines, write_mapping
 from tests.transform.practice import appointment, patient, practice

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from practicehub_pipedrive.mapping import default_mapping
+from map_practicehub_pipedrive.mapping import default_mapping
 
 from tests.transform.helpers import base_config, run_mapper, singer_lines
 from tests.transform.practice import practice

@@ -6,7 +6,7 @@ import json
 
 import pytest
 import yaml
-from practicehub_pipedrive.mapping import MappingError, confirm, content_hash, default_mapping
+from map_practicehub_pipedrive.mapping import MappingError, confirm, content_hash, default_mapping
 
 from tests.transform.helpers import base_config, run_mapper, singer_lines, write_mapping
 from tests.transform.practice import practice

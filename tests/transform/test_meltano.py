@@ -77,12 +77,12 @@ def test_the_readme_snippet_sets_source_timezone_and_the_taps_timezone_from_one_
 
     import yaml
 
-    readme = (Path(__file__).resolve().parents[2] / "transform" / "README.md").read_text("utf-8")
+    readme = (Path(__file__).resolve().parents[2] / "map-practicehub-pipedrive" / "README.md").read_text("utf-8")
     section = readme[readme.index("### meltano.yml"):]
     snippet = yaml.safe_load(re.search(r"```yaml\n(.*?)```", section, re.S).group(1))
     tap = next(p for p in snippet["plugins"]["extractors"] if p["name"] == "tap-practicehub")
     mapper = next(p for p in snippet["plugins"]["mappers"] if p["name"] == "map-practicehub-pipedrive")
     assert tap["config"]["timezone"] == mapper["config"]["source_timezone"] == "$PRACTICEHUB_TIMEZONE"
-    from practicehub_pipedrive.settings import CONFIG_SCHEMA
+    from map_practicehub_pipedrive.settings import CONFIG_SCHEMA
 
     assert "tap-practicehub's `timezone`" in CONFIG_SCHEMA["properties"]["source_timezone"]["description"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from practicehub_pipedrive.phi import PhiPolicyError
+from map_practicehub_pipedrive.phi import PhiPolicyError
 
 from tests.transform.helpers import base_config, run_mapper, singer_lines
 from tests.transform.practice import practice

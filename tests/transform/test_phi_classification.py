@@ -6,8 +6,8 @@ import json
 
 import pytest
 import yaml
-from practicehub_pipedrive import cli
-from practicehub_pipedrive.mapping import (
+from map_practicehub_pipedrive import cli
+from map_practicehub_pipedrive.mapping import (
     LABEL_LIMIT,
     MappingError,
     check_confirmed,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from practicehub_pipedrive.mapping import confirm, dump, propose
+from map_practicehub_pipedrive.mapping import confirm, dump, propose
 
 from tests.transform.helpers import base_config, run_mapper, singer_lines
 from tests.transform.phi_practice import (

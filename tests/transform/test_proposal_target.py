@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from practicehub_pipedrive.mapping import dump, propose
-from practicehub_pipedrive.proposal_inputs import AuditInputs
+from map_practicehub_pipedrive.mapping import dump, propose
+from map_practicehub_pipedrive.proposal_inputs import AuditInputs
 
 from tests.transform.practice import practice
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 
 import pytest
-from practicehub_pipedrive.mapping import propose, read_mapping, stream_plans
+from map_practicehub_pipedrive.mapping import propose, read_mapping, stream_plans
 
 from tests.transform.practice import practice
 
@@ -83,7 +83,7 @@ def test_sample_values_are_profiled(offline):
 
 
 def test_a_proposal_loads_and_plans(tmp_path):
-    from practicehub_pipedrive.mapping import dump
+    from map_practicehub_pipedrive.mapping import dump
     path = tmp_path / "proposed.yml"
     path.write_text(dump(propose(catalog(), practice())))
     plans = stream_plans(read_mapping(path), include_phi=False)

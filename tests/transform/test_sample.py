@@ -65,7 +65,7 @@ def test_a_sample_after_a_preflight_run_on_the_same_state_stands_alone(tmp_path,
 def test_a_sampled_patient_comes_with_every_patient_sharing_its_email(tmp_path):
     """De-duplication decides in the sample as in the full run: otherwise the sample lands a person that the
     full run folds into another, and it stays behind as a duplicate."""
-    from practicehub_pipedrive.sample import select
+    from map_practicehub_pipedrive.sample import select
 
     records = [("patients", {"id": 1, "email": "ann@example.com"}),
                ("patients", {"id": 2, "email": " ANN@example.com"}),

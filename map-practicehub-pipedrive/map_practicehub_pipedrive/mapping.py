@@ -17,9 +17,9 @@ import click
 import yaml
 from target_pipedrive import identity
 
-from practicehub_pipedrive import phi
-from practicehub_pipedrive.degrade import ON_INVALID
-from practicehub_pipedrive.profiling import guess_field, profile_records
+from map_practicehub_pipedrive import phi
+from map_practicehub_pipedrive.degrade import ON_INVALID
+from map_practicehub_pipedrive.profiling import guess_field, profile_records
 
 Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: faster start-up
 
@@ -47,7 +47,7 @@ class MappingError(click.ClickException):
 
 
 def default_mapping() -> dict:
-    text = resources.files("practicehub_pipedrive").joinpath("default_mapping.yaml").read_text("utf-8")
+    text = resources.files("map_practicehub_pipedrive").joinpath("default_mapping.yaml").read_text("utf-8")
     return yaml.load(text, Loader=Loader)  # noqa: S506 (a safe loader)
 
 

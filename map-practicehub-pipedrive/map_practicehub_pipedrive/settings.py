@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from practicehub_pipedrive.workflows import DEFAULT_AUTOMATION_CAP
+from map_practicehub_pipedrive.workflows import DEFAULT_AUTOMATION_CAP
 
 
 def _setting(kind: str, description: str, **extra: object) -> dict:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typing as t
 
-from practicehub_pipedrive.convert import BadValue, money, text
-from practicehub_pipedrive.entities.common import (
+from map_practicehub_pipedrive.convert import BadValue, money, text
+from map_practicehub_pipedrive.entities.common import (
     custom_values,
     escape,
     note_time,
@@ -16,8 +16,8 @@ from practicehub_pipedrive.entities.common import (
 )
 
 if t.TYPE_CHECKING:
-    from practicehub_pipedrive.mapping import StreamPlan
-    from practicehub_pipedrive.transformer import Transformer
+    from map_practicehub_pipedrive.mapping import StreamPlan
+    from map_practicehub_pipedrive.transformer import Transformer
 
 READS = frozenset({"patient_id", "appointment_type_id", "status", "start", "created"})
 

@@ -13,7 +13,7 @@ import mimetypes
 import re
 from dataclasses import dataclass, field
 
-from practicehub_pipedrive.convert import CONTROL_RE, BadValue
+from map_practicehub_pipedrive.convert import CONTROL_RE, BadValue
 
 ON_INVALID = ("keep_raw", "drop_value", "skip_record")
 DEFAULT_ON_INVALID = "keep_raw"

@@ -8,9 +8,9 @@ import typing as t
 from singer_sdk import InlineMapper
 from singer_sdk.helpers.capabilities import PluginCapabilities
 
-from practicehub_pipedrive.settings import CONFIG_SCHEMA
-from practicehub_pipedrive.singer_io import FastReader, FastWriter
-from practicehub_pipedrive.transformer import from_config
+from map_practicehub_pipedrive.settings import CONFIG_SCHEMA
+from map_practicehub_pipedrive.singer_io import FastReader, FastWriter
+from map_practicehub_pipedrive.transformer import from_config
 
 
 class PracticeHubToPipedrive(InlineMapper):
@@ -50,7 +50,7 @@ class PracticeHubToPipedrive(InlineMapper):
 
 
 def main() -> None:
-    from practicehub_pipedrive import console
+    from map_practicehub_pipedrive import console
 
     console.main()
 

@@ -8,7 +8,7 @@ from collections import Counter
 from singer_sdk.singerlib.encoding import SimpleSingerReader, SimpleSingerWriter
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
-from practicehub_pipedrive.jsonlines import BadLine, encode, parse, write
+from map_practicehub_pipedrive.jsonlines import BadLine, encode, parse, write
 
 
 def _as_dict(message: t.Any) -> dict:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import typing as t
 
-from practicehub_pipedrive.convert import text
-from practicehub_pipedrive.entities.common import NO_OWNER, custom_values, source_id
+from map_practicehub_pipedrive.convert import text
+from map_practicehub_pipedrive.entities.common import NO_OWNER, custom_values, source_id
 
 if t.TYPE_CHECKING:
-    from practicehub_pipedrive.mapping import StreamPlan
-    from practicehub_pipedrive.transformer import Transformer
+    from map_practicehub_pipedrive.mapping import StreamPlan
+    from map_practicehub_pipedrive.transformer import Transformer
 
 READS: frozenset[str] = frozenset()  # record fields read directly (the rest come through the plan)
 

@@ -6,13 +6,13 @@ import typing as t
 
 import orjson
 
-from practicehub_pipedrive.convert import BadValue, email, flag, parse_date, text
-from practicehub_pipedrive.entities.common import Merged, custom_values, org_source_id, source_id
-from practicehub_pipedrive.entities.organizations import address
+from map_practicehub_pipedrive.convert import BadValue, email, flag, parse_date, text
+from map_practicehub_pipedrive.entities.common import Merged, custom_values, org_source_id, source_id
+from map_practicehub_pipedrive.entities.organizations import address
 
 if t.TYPE_CHECKING:
-    from practicehub_pipedrive.mapping import StreamPlan
-    from practicehub_pipedrive.transformer import Transformer
+    from map_practicehub_pipedrive.mapping import StreamPlan
+    from map_practicehub_pipedrive.transformer import Transformer
 
 READS = frozenset({"custom_fields"})  # record fields read directly (the rest come through the plan)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from practicehub_pipedrive.mapping import (
+from map_practicehub_pipedrive.mapping import (
     confirm,
     dedupe_rule,
     dump,
@@ -18,7 +18,7 @@ from practicehub_pipedrive.mapping import (
     propose,
     read_mapping,
 )
-from practicehub_pipedrive.proposal_inputs import merged_records, read_audit
+from map_practicehub_pipedrive.proposal_inputs import merged_records, read_audit
 
 SUBCOMMANDS = ("propose", "confirm")
 MAKES_PROPOSAL_INPUTS = "`meltano run propose-mapping` reads a sample from PracticeHub and proposes the mapping in one go"

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import typing as t
 
-from practicehub_pipedrive.convert import BadValue, text
-from practicehub_pipedrive.entities.common import (
+from map_practicehub_pipedrive.convert import BadValue, text
+from map_practicehub_pipedrive.entities.common import (
     check_parent,
     deal_of,
     escape,
@@ -19,8 +19,8 @@ from practicehub_pipedrive.entities.common import (
 )
 
 if t.TYPE_CHECKING:
-    from practicehub_pipedrive.mapping import StreamPlan
-    from practicehub_pipedrive.transformer import Transformer
+    from map_practicehub_pipedrive.mapping import StreamPlan
+    from map_practicehub_pipedrive.transformer import Transformer
 
 READS = frozenset({"patient_id", "appointment_id", "practitioner_id", "created", "data", "type", "state",
                    "number", "status", "total", "invoice_id", "amount", "payment_type_id", "service", "note",

@@ -19,9 +19,9 @@ from pathlib import Path
 import click
 from target_pipedrive.privacy import private_outputs  # one umask rule for the mapper and the target
 
-from practicehub_pipedrive.cli import UsageError
-from practicehub_pipedrive.mapping import dump, propose
-from practicehub_pipedrive.proposal_inputs import merged_records, read_audit
+from map_practicehub_pipedrive.cli import UsageError
+from map_practicehub_pipedrive.mapping import dump, propose
+from map_practicehub_pipedrive.proposal_inputs import merged_records, read_audit
 
 NAME = "target-mapping-proposal"
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import typing as t
 
-from practicehub_pipedrive.convert import BadValue
-from practicehub_pipedrive.entities.common import NO_OWNER, escape
+from map_practicehub_pipedrive.convert import BadValue
+from map_practicehub_pipedrive.entities.common import NO_OWNER, escape
 
 if t.TYPE_CHECKING:
-    from practicehub_pipedrive.degrade import Degradations
-    from practicehub_pipedrive.mapping import StreamPlan
-    from practicehub_pipedrive.transformer import Transformer
+    from map_practicehub_pipedrive.degrade import Degradations
+    from map_practicehub_pipedrive.mapping import StreamPlan
+    from map_practicehub_pipedrive.transformer import Transformer
 
 AS_ENTERED = "#as-entered"
 HEADING = "<p><strong>Kept as entered in PracticeHub</strong> (could not be stored in its Pipedrive field)</p>"

@@ -21,9 +21,9 @@ from pathlib import Path
 
 from target_pipedrive import identity
 
-from practicehub_pipedrive.convert import BadValue, parse_date
-from practicehub_pipedrive.mapping import dedupe_rule
-from practicehub_pipedrive.reference import Reference
+from map_practicehub_pipedrive.convert import BadValue, parse_date
+from map_practicehub_pipedrive.mapping import dedupe_rule
+from map_practicehub_pipedrive.reference import Reference
 
 COLUMNS = ["run_id", "decision", "source_id", "other_source_id", "matched_on", "differs_on", "not_compared",
            "note"]

@@ -16,9 +16,9 @@ from pathlib import Path
 import click
 from target_pipedrive.privacy import private_outputs  # one umask rule for the mapper and the target
 
-from practicehub_pipedrive import cli
-from practicehub_pipedrive.jsonlines import BadLine, encode_line, parse, write, write_lines
-from practicehub_pipedrive.settings import ConfigError, checked
+from map_practicehub_pipedrive import cli
+from map_practicehub_pipedrive.jsonlines import BadLine, encode_line, parse, write, write_lines
+from map_practicehub_pipedrive.settings import ConfigError, checked
 
 IGNORED = {"SCHEMA", "ACTIVATE_VERSION"}  # input schemas are PracticeHub's; outputs are upserted by source_id
 
@@ -60,7 +60,7 @@ def read_config(paths: list[str]) -> dict:
 
 
 def run(config_paths: list[str], input_path: str | None) -> None:
-    from practicehub_pipedrive.transformer import from_config  # after the cheap argv check
+    from map_practicehub_pipedrive.transformer import from_config  # after the cheap argv check
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s | %(levelname)-8s | %(name)s | %(message)s")
@@ -100,7 +100,7 @@ def main() -> None:
         return
     plain = plain_run(argv)
     if plain is None:
-        from practicehub_pipedrive.mapper import PracticeHubToPipedrive
+        from map_practicehub_pipedrive.mapper import PracticeHubToPipedrive
 
         PracticeHubToPipedrive.cli()
         return

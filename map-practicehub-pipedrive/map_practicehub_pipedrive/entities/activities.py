@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import typing as t
 
-from practicehub_pipedrive.convert import BadValue, text
-from practicehub_pipedrive.entities.common import NO_OWNER, check_parent, owner, source_id, survivor
+from map_practicehub_pipedrive.convert import BadValue, text
+from map_practicehub_pipedrive.entities.common import NO_OWNER, check_parent, owner, source_id, survivor
 
 if t.TYPE_CHECKING:
-    from practicehub_pipedrive.mapping import StreamPlan
-    from practicehub_pipedrive.transformer import Transformer
+    from map_practicehub_pipedrive.mapping import StreamPlan
+    from map_practicehub_pipedrive.transformer import Transformer
 
 READS = frozenset({"appointment_id", "patient_id", "type", "status", "send_at", "channel"})
 

@@ -6,7 +6,7 @@ import difflib
 import re
 from dataclasses import dataclass, field
 
-from practicehub_pipedrive.convert import DATE_RE, DATETIME_RE, EMAIL_RE, PHONE_RE
+from map_practicehub_pipedrive.convert import DATE_RE, DATETIME_RE, EMAIL_RE, PHONE_RE
 
 PICK_LIST_MAX = 20
 NUMBER_RE = re.compile(r"^-?\d+(\.\d+)?$")

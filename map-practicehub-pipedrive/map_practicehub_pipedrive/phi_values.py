@@ -13,7 +13,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from practicehub_pipedrive import phi
+from map_practicehub_pipedrive import phi
 
 MASK = "[PHI removed]"
 MIN_LENGTH = 4  # shorter values ("No", "F") would mask ordinary words

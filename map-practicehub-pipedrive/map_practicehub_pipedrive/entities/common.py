@@ -5,11 +5,11 @@ from __future__ import annotations
 import html
 import typing as t
 
-from practicehub_pipedrive.convert import DATE_RE, BadValue, check_length, email, money, parse_date, text
+from map_practicehub_pipedrive.convert import DATE_RE, BadValue, check_length, email, money, parse_date, text
 
 if t.TYPE_CHECKING:
-    from practicehub_pipedrive.mapping import FieldRule, StreamPlan
-    from practicehub_pipedrive.transformer import Transformer
+    from map_practicehub_pipedrive.mapping import FieldRule, StreamPlan
+    from map_practicehub_pipedrive.transformer import Transformer
 
 NO_OWNER = {"owner_email": None, "owner_name": None, "owner_source_id": None}
 

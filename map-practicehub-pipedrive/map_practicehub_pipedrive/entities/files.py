@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import typing as t
 
-from practicehub_pipedrive.convert import BadValue, integer, text
-from practicehub_pipedrive.degrade import safe_file_name
-from practicehub_pipedrive.entities.common import NO_OWNER, check_parent, deal_of, source_id, survivor
+from map_practicehub_pipedrive.convert import BadValue, integer, text
+from map_practicehub_pipedrive.degrade import safe_file_name
+from map_practicehub_pipedrive.entities.common import NO_OWNER, check_parent, deal_of, source_id, survivor
 
 if t.TYPE_CHECKING:
-    from practicehub_pipedrive.mapping import StreamPlan
-    from practicehub_pipedrive.transformer import Transformer
+    from map_practicehub_pipedrive.mapping import StreamPlan
+    from map_practicehub_pipedrive.transformer import Transformer
 
 READS = frozenset({"patient_id", "file_name", "local_path", "download_error", "entity_type", "entity_id",
                    "mime_type", "downloaded_size", "size", "sha256", "patient_ids"})

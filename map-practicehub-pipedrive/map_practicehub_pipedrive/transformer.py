@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from practicehub_pipedrive import dedupe, phi, phi_values, sample, schemas, workflows
-from practicehub_pipedrive.convert import BadValue, Clock
-from practicehub_pipedrive.degrade import (
+from map_practicehub_pipedrive import dedupe, phi, phi_values, sample, schemas, workflows
+from map_practicehub_pipedrive.convert import BadValue, Clock
+from map_practicehub_pipedrive.degrade import (
     DEFAULT_ON_INVALID,
     PART_HEADING_ROOM,
     Degradations,
@@ -20,7 +20,7 @@ from practicehub_pipedrive.degrade import (
     has_controls,
     split_html,
 )
-from practicehub_pipedrive.entities import (
+from map_practicehub_pipedrive.entities import (
     activities,
     deals,
     files,
@@ -29,11 +29,11 @@ from practicehub_pipedrive.entities import (
     organizations,
     persons,
 )
-from practicehub_pipedrive.entities.common import Merged, compile_converter
-from practicehub_pipedrive.mapping import check_confirmed, phi_marks, read_mapping, stream_plans
-from practicehub_pipedrive.reconciliation import Reconciliation
-from practicehub_pipedrive.reference import Reference
-from practicehub_pipedrive.settings import ConfigError
+from map_practicehub_pipedrive.entities.common import Merged, compile_converter
+from map_practicehub_pipedrive.mapping import check_confirmed, phi_marks, read_mapping, stream_plans
+from map_practicehub_pipedrive.reconciliation import Reconciliation
+from map_practicehub_pipedrive.reference import Reference
+from map_practicehub_pipedrive.settings import ConfigError
 
 logger = logging.getLogger("map-practicehub-pipedrive")
 

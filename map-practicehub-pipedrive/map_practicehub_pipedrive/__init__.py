@@ -1,0 +1,1 @@
+"""map_practicehub_pipedrive."""

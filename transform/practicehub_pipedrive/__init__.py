@@ -1,1 +1,0 @@
-"""practicehub_pipedrive."""
