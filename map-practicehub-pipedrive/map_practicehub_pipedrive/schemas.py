@@ -39,6 +39,7 @@ DEGRADED = {"type": "object", "properties": {"source_stream": {"type": "string"}
                                              "action": {"type": "string"}}}
 JSON_TYPES = {"double": N, "monetary": N, "set": {"type": ["array", "null"], "items": {"type": "string"}},
               "org": {"type": ["object", "null"], "properties": {"source_id": S, "name": S}}}
+OPTION_TYPES = ("enum", "set")
 PRACTICEHUB_ID = {"name": "PracticeHub ID", "field_type": "varchar", "options": None, "phi": False}
 
 
@@ -52,7 +53,7 @@ class FieldRegistry:
     def add(self, logical: str, name: str, field_type: str, options: tuple | list, phi: bool) -> None:
         if logical in self.fields:
             return
-        listed = list(dict.fromkeys(options)) if field_type in ("enum", "set") else None
+        listed = list(dict.fromkeys(options)) if field_type in OPTION_TYPES else None
         self.fields[logical] = {"name": name, "field_type": field_type, "options": listed, "phi": phi}
         self.changed = True
 
@@ -72,7 +73,13 @@ class FieldRegistry:
         properties = {}
         for logical, description in self.fields.items():
             kind = JSON_TYPES.get(description["field_type"], S)
-            properties[logical] = {**copy.deepcopy(kind), "x-pipedrive-field": copy.deepcopy(description)}
+            properties[logical] = copy.deepcopy(kind)
+            if description["field_type"] in OPTION_TYPES and not description["options"]:
+                # Pipedrive needs an option to create a pick-list (target schema_setup.py otherwise makes a
+                # varchar, and a second field once options come). Declared without `x-pipedrive-field`
+                # until its first label arrives; values before that are all null, so nothing is lost.
+                continue
+            properties[logical]["x-pipedrive-field"] = copy.deepcopy(description)
         return {"type": "object", "properties": properties}
 
 

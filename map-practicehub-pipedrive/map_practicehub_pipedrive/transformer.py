@@ -292,7 +292,7 @@ class Transformer:
             "options": [str(option) for option in record.get("options") or []], "phi": marked}
         self._check_definition(name, marked)
         for rule in self.list_rules.get("patients", []):
-            if rule.source == name and rule.field_type in ("enum", "set") and not rule.options:
+            if rule.source == name and rule.field_type in schemas.OPTION_TYPES and not rule.options:
                 self.registries["persons"].add_options(rule.logical_name,
                                                        [str(option) for option in record.get("options") or []])
 

@@ -145,7 +145,7 @@ def compile_converter(run: Transformer, out_stream: str, rule: FieldRule, stream
             labels = [text(item) for item in (raw if isinstance(raw, list) else str(raw).split(","))]
             labels = [label for label in labels if label]
             registry.add_options(rule.logical_name, labels)
-            return labels
+            return labels or None  # none: unset, as for a blank value (the field may not be declared yet)
         return to_labels
     if kind == "org":
         def to_org(raw: object) -> dict | None:
