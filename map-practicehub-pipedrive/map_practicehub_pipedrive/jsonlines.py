@@ -1,6 +1,6 @@
 """Singer lines in and out with orjson: one stdout flush per STATE (and at the end), not per message.
 
-Shared by the SDK reader/writer (singer_io.py) and the fast run (console.py). The mapper's messages
+Used by the SDK reader and writer of singer_io.py. The mapper's messages
 hold plain JSON types, so orjson is enough (~5x faster than the SDK's simplejson with Decimals).
 """
 

@@ -1,4 +1,9 @@
-"""The Singer mapper: routes each message to the transformer, nothing else."""
+"""The Singer mapper: the SDK's InlineMapper routing each message to the transformer, nothing else.
+
+This is the one run path (`map-practicehub-pipedrive --config FILE`, as Meltano starts it, `--config ENV`,
+`--input FILE`, `--about`): the SDK reads and validates the config against settings.CONFIG_SCHEMA and
+drives singer_io's fast reader and writer.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,8 @@ import typing as t
 from singer_sdk import InlineMapper
 from singer_sdk.helpers.capabilities import PluginCapabilities
 
-from map_practicehub_pipedrive.settings import CONFIG_SCHEMA
-from map_practicehub_pipedrive.singer_io import FastReader, FastWriter
+from map_practicehub_pipedrive.settings import CONFIG_SCHEMA, without_blanks
+from map_practicehub_pipedrive.singer_io import FastReader, FastWriter, InputError
 from map_practicehub_pipedrive.transformer import from_config
 
 
@@ -24,13 +29,10 @@ class PracticeHubToPipedrive(InlineMapper):
                                                          PluginCapabilities.STRUCTURED_LOGGING]
     config_jsonschema = CONFIG_SCHEMA
 
-    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.transformer = from_config(dict(self.config))
-
-    def _write_messages(self, messages: t.Iterable) -> None:
-        if messages:
-            self.message_writer.write_messages(list(messages))
+    def __init__(self, *, config: dict | None = None, **kwargs: t.Any) -> None:
+        # The SDK's CLI passes the config files' settings as one dict; blanks are unset, not invalid.
+        super().__init__(config=without_blanks(config or {}), **kwargs)
+        self.transformer = from_config(without_blanks(dict(self.config)))
 
     def map_schema_message(self, message_dict: dict) -> t.Iterable[dict]:
         return ()  # input schemas are PracticeHub's; the transformer writes Pipedrive's
@@ -44,16 +46,10 @@ class PracticeHubToPipedrive(InlineMapper):
     def map_activate_version_message(self, message_dict: dict) -> t.Iterable[dict]:
         return ()  # output streams are upserted by source_id; versions of input streams do not apply
 
+    def map_batch_message(self, message_dict: dict) -> t.Iterable[dict]:
+        raise InputError("Singer message type 'BATCH' is not supported")
+
     def process_endofpipe(self) -> None:
-        self._write_messages(self.transformer.finish())
+        for message in self.transformer.finish():
+            self.write_message(message)
         sys.stdout.flush()
-
-
-def main() -> None:
-    from map_practicehub_pipedrive import console
-
-    console.main()
-
-
-if __name__ == "__main__":
-    main()

@@ -1,8 +1,6 @@
-"""The mapper's settings: one JSON schema for the SDK's `--about`/validation and for the fast run."""
+"""The mapper's settings: the JSON schema the SDK shows (`--about`) and validates every run's config against."""
 
 from __future__ import annotations
-
-import click
 
 from map_practicehub_pipedrive.workflows import DEFAULT_AUTOMATION_CAP
 
@@ -21,7 +19,7 @@ CONFIG_SCHEMA = {
         "baa_reference": _setting("string", "The Business Associate Agreement with Pipedrive (required for "
                                             "phi_policy include)."),
         "sample_size": _setting("integer", "Sample mode: migrate a representative slice of this many appointments "
-                                           "(100-500)."),
+                                           "(100-500).", minimum=100, maximum=500),
         "reports_dir": _setting("string", "Where reconciliation.json, dedupe.csv/json (the whole migration), "
                                           "dedupe-<run_id>.csv/json and workflows.md/json go.",
                                 default="reports/map-practicehub-pipedrive"),
@@ -45,30 +43,10 @@ CONFIG_SCHEMA = {
     "required": ["mapping_file"],
     "$schema": "https://json-schema.org/draft/2020-12/schema",
 }
-JSON_TYPES = {"string": str, "integer": int, "boolean": bool}
 
 
-class ConfigError(click.ClickException):
-    exit_code = 2
-
-
-def checked(config: dict) -> dict:
-    """The config with defaults filled in, or ConfigError naming each problem (the schema is flat)."""
-    result = dict(config)
-    problems = [f"'{name}' is required" for name in CONFIG_SCHEMA["required"] if result.get(name) is None]
-    for name, spec in CONFIG_SCHEMA["properties"].items():
-        value = result.get(name)
-        if value == "" and name not in CONFIG_SCHEMA["required"]:
-            value = result[name] = None  # an unset $VARIABLE in meltano.yml arrives as ""
-        if value is None:
-            if "default" in spec:
-                result[name] = spec["default"]
-            continue
-        kind = JSON_TYPES[spec["type"][0]]
-        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-            problems.append(f"'{name}' must be a {spec['type'][0]}")
-        elif "enum" in spec and value not in spec["enum"]:
-            problems.append(f"'{name}' must be one of {spec['enum']}")
-    if problems:
-        raise ConfigError("invalid config: " + "; ".join(problems))
-    return result
+def without_blanks(config: dict) -> dict:
+    """The config without optional settings given as "" or null (an unset $VARIABLE in meltano.yml arrives as
+    ""): they count as unset, so their defaults apply, rather than as invalid values."""
+    return {name: value for name, value in config.items()
+            if name in CONFIG_SCHEMA["required"] or value not in ("", None)}

@@ -33,7 +33,6 @@ from map_practicehub_pipedrive.entities.common import Merged, compile_converter
 from map_practicehub_pipedrive.mapping import check_confirmed, phi_marks, read_mapping, stream_plans
 from map_practicehub_pipedrive.reconciliation import Reconciliation
 from map_practicehub_pipedrive.reference import Reference
-from map_practicehub_pipedrive.settings import ConfigError
 
 logger = logging.getLogger("map-practicehub-pipedrive")
 
@@ -49,10 +48,8 @@ STATE_FILE = "mapper_state.json"
 
 
 def from_config(config: dict) -> Transformer:
-    """The transformer for a checked config: refuses a bad sample size and an unconfirmed or changed map."""
-    sample_size = config.get("sample_size")
-    if sample_size is not None and not 100 <= int(sample_size) <= 500:
-        raise ConfigError(f"sample_size must be between 100 and 500 (got {sample_size})")
+    """The transformer for a config the SDK validated (settings.CONFIG_SCHEMA): refuses an unconfirmed or
+    changed mapping file."""
     path = config["mapping_file"]
     mapping = read_mapping(path)
     check_confirmed(mapping, path)

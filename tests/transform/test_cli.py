@@ -1,4 +1,4 @@
-"""The real console script: --about, propose, confirm, and one stdin → stdout run."""
+"""The real console script: --about, propose, confirm, and runs (config from files or the environment)."""
 
 from __future__ import annotations
 
@@ -64,32 +64,27 @@ def test_propose_refuses_to_overwrite(tmp_path):
     assert target.read_text() == "keep me"
 
 
-def test_a_plain_run_skips_the_sdk_import_and_matches_the_sdk_path_byte_for_byte(tmp_path):
-    """`--config FILE` runs on the fast path (no singer-sdk import: start-up cost); `--config ENV` on the SDK's
-    CLI. Both must write the same messages."""
+def test_a_run_reads_config_files_the_environment_or_both_and_input_from_a_file(tmp_path):
+    """The SDK's CLI: `--config FILE` (as Meltano starts a mapper), `--config ENV`, `--input FILE`; later
+    sources override earlier ones, and a blank optional setting (an unset $VARIABLE) counts as unset."""
     mapping = write_mapping(tmp_path / "map")
-    lines = "\n".join(singer_lines(practice())) + "\n"
-    settings = {"mapping_file": str(mapping), "phi_policy": "include", "baa_reference": "BAA-1",
-                "source_timezone": "Australia/Sydney", "currency": "AUD"}
+    source = tmp_path / "input.singer"
+    source.write_text("\n".join(singer_lines(practice())) + "\n")
     config = tmp_path / "config.json"
-    config.write_text(json.dumps({**settings, "reports_dir": str(tmp_path / "fast")}))
-    probe = ("import atexit, sys; from map_practicehub_pipedrive.console import main; "
-             "atexit.register(lambda: print('SDK' if 'singer_sdk' in sys.modules else 'NO-SDK', file=sys.stderr)); "
-             "main()")
-    fast = subprocess.run([sys.executable, "-c", probe, "--config", str(config)], input=lines,
-                          capture_output=True, text=True, timeout=60)
-    assert fast.returncode == 0, fast.stderr
-    assert fast.stderr.strip().endswith("NO-SDK")
-    env = {f"MAP_PRACTICEHUB_PIPEDRIVE_{key.upper()}": value for key, value in settings.items()}
-    env["MAP_PRACTICEHUB_PIPEDRIVE_REPORTS_DIR"] = str(tmp_path / "sdk")
-    sdk = run("--config", "ENV", stdin=lines, env=env)
-    assert sdk.returncode == 0, sdk.stderr
-    assert fast.stdout == sdk.stdout and Output(fast.stdout).by_id("persons")
-    assert (tmp_path / "fast" / "reconciliation.json").read_text() == (
-        tmp_path / "sdk" / "reconciliation.json").read_text()
+    config.write_text(json.dumps({"mapping_file": str(mapping), "phi_policy": "include", "baa_reference": "BAA-1",
+                                  "source_timezone": "Australia/Sydney", "currency": "AUD", "date_order": "",
+                                  "sample_size": "", "reports_dir": str(tmp_path / "file")}))
+    from_file = run("--config", str(config), "--input", str(source))
+    assert from_file.returncode == 0, from_file.stderr
+    env = {"MAP_PRACTICEHUB_PIPEDRIVE_REPORTS_DIR": str(tmp_path / "env")}
+    from_env = run("--config", str(config), "--config", "ENV", stdin=source.read_text(), env=env)
+    assert from_env.returncode == 0, from_env.stderr
+    assert from_file.stdout == from_env.stdout and Output(from_file.stdout).by_id("persons")
+    assert (tmp_path / "file" / "reconciliation.json").read_text() == (
+        tmp_path / "env" / "reconciliation.json").read_text()
 
 
-def test_a_plain_run_reports_bad_input_without_a_traceback_or_the_line(tmp_path):
+def test_a_run_reports_bad_input_and_bad_settings_without_a_traceback_or_the_line(tmp_path):
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"mapping_file": str(write_mapping(tmp_path)), "phi_policy": "include",
                                   "baa_reference": "BAA-1", "reports_dir": str(tmp_path / "reports")}))
@@ -101,5 +96,9 @@ def test_a_plain_run_reports_bad_input_without_a_traceback_or_the_line(tmp_path)
     bad_config = tmp_path / "bad.json"
     bad_config.write_text(json.dumps({"mapping_file": 3, "phi_policy": "maybe"}))
     refused = run("--config", str(bad_config))
-    assert refused.returncode == 2
-    assert "'mapping_file' must be a string; 'phi_policy' must be one of" in refused.stderr
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "3 is not of type 'string' in config['mapping_file']" in refused.stderr
+    assert "'maybe' is not one of ['refuse', 'exclude', 'include'] in config['phi_policy']" in refused.stderr
+    batch = run("--config", str(config), stdin='{"type": "BATCH", "stream": "patients"}\n')
+    assert batch.returncode == 1 and "Singer message type 'BATCH' is not supported" in batch.stderr
+    assert "Traceback" not in batch.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from singer_sdk.exceptions import ConfigValidationError
 
 from tests.transform.helpers import base_config, run_mapper, singer_lines
 from tests.transform.synthetic import TYPES, generate
@@ -40,10 +41,12 @@ def test_sample_is_deterministic(tmp_path, source):
     assert first.text == second.text
 
 
-@pytest.mark.parametrize("size", [5, 900])
-def test_sample_size_outside_100_to_500_is_refused(tmp_path, size):
-    with pytest.raises(Exception, match="sample_size must be between 100 and 500"):
+@pytest.mark.parametrize(("size", "problem"), [(5, "less than the minimum of 100"),
+                                               (900, "greater than the maximum of 500")])
+def test_sample_size_outside_100_to_500_is_refused(tmp_path, size, problem):
+    with pytest.raises(ConfigValidationError) as refused:
         run_mapper(base_config(tmp_path, sample_size=size), [])
+    assert refused.value.errors == [f"{size} is {problem} in config['sample_size']"]
 
 
 def test_a_sample_after_a_preflight_run_on_the_same_state_stands_alone(tmp_path, source):
