@@ -8,13 +8,13 @@ from map_practicehub_pipedrive.convert import BadValue, text
 from map_practicehub_pipedrive.entities.common import NO_OWNER, check_parent, owner, source_id, survivor
 
 if t.TYPE_CHECKING:
+    from map_practicehub_pipedrive.entities.context import RunContext
     from map_practicehub_pipedrive.mapping import StreamPlan
-    from map_practicehub_pipedrive.transformer import Transformer
 
 READS = frozenset({"appointment_id", "patient_id", "type", "status", "send_at", "channel"})
 
 
-def build(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, dict]]:
+def build(run: RunContext, plan: StreamPlan, record: dict) -> list[tuple[str, dict]]:
     sid = source_id(plan.name, record)
     appointment_id = record.get("appointment_id")
     appointment = run.reference.appointments.get(str(appointment_id))

@@ -8,8 +8,8 @@ import typing as t
 from map_practicehub_pipedrive.convert import DATE_RE, BadValue, check_length, email, money, parse_date, text
 
 if t.TYPE_CHECKING:
+    from map_practicehub_pipedrive.entities.context import RunContext
     from map_practicehub_pipedrive.mapping import FieldRule, StreamPlan
-    from map_practicehub_pipedrive.transformer import Transformer
 
 NO_OWNER = {"owner_email": None, "owner_name": None, "owner_source_id": None}
 
@@ -21,7 +21,7 @@ def source_id(stream: str, record: dict) -> str:
     return f"{stream}:{value}"
 
 
-def owner(run: Transformer, practitioner_id: object) -> dict:
+def owner(run: RunContext, practitioner_id: object) -> dict:
     """The practitioner as owner: the target resolves the email against Pipedrive users."""
     if practitioner_id is None or practitioner_id == "":
         return dict(NO_OWNER)
@@ -29,14 +29,14 @@ def owner(run: Transformer, practitioner_id: object) -> dict:
     return {"owner_email": email, "owner_name": name, "owner_source_id": f"practitioners:{practitioner_id}"}
 
 
-def org_source_id(run: Transformer, location_id: object) -> str | None:
+def org_source_id(run: RunContext, location_id: object) -> str | None:
     """Only clinics that became organizations are referenced (no dangling references)."""
     if location_id is None or str(location_id) not in run.reference.locations:
         return None
     return f"locations:{location_id}"
 
 
-def survivor(run: Transformer, patient_id: object, stream: str) -> str:
+def survivor(run: RunContext, patient_id: object, stream: str) -> str:
     key = text(patient_id) if patient_id is not None else None
     found = run.dedupe.survivor_of(key) if key is not None else None
     if run.skipped_parents:
@@ -48,7 +48,7 @@ def survivor(run: Transformer, patient_id: object, stream: str) -> str:
     return found
 
 
-def check_parent(run: Transformer, plan: StreamPlan, parent: str) -> None:
+def check_parent(run: RunContext, plan: StreamPlan, parent: str) -> None:
     """A record whose parent this run skipped is skipped too, unless the mapping puts it on the person.
 
     The stream's `when_parent_skipped` says which: `skip` (default) or `person`.
@@ -57,7 +57,7 @@ def check_parent(run: Transformer, plan: StreamPlan, parent: str) -> None:
         raise BadValue("parent_skipped", f"{plan.name} refers to {parent}, which this run skipped")
 
 
-def deal_of(run: Transformer, plan: StreamPlan, appointment_id: object) -> str | None:
+def deal_of(run: RunContext, plan: StreamPlan, appointment_id: object) -> str | None:
     """The deal of an appointment migrated by this run or an earlier one, else None (the person only)."""
     if appointment_id is None:
         return None
@@ -69,7 +69,7 @@ def deal_of(run: Transformer, plan: StreamPlan, appointment_id: object) -> str |
     return None
 
 
-def note_time(run: Transformer, raw: object, where: str) -> str | None:
+def note_time(run: RunContext, raw: object, where: str) -> str | None:
     """A note's original time, or None (Pipedrive then uses the time of the write) when it does not parse."""
     try:
         return run.clock.note_time(raw, where)
@@ -81,7 +81,7 @@ def escape(value: object) -> str:
     return html.escape(str(value), quote=False) if value is not None else ""
 
 
-def custom_values(run: Transformer, out_stream: str, rules: list[FieldRule], values: dict,
+def custom_values(run: RunContext, out_stream: str, rules: list[FieldRule], values: dict,
                   stream: str) -> dict:
     """Custom field values by logical name, each converted by its rule's compiled converter."""
     result: dict = {}
@@ -99,7 +99,7 @@ def custom_values(run: Transformer, out_stream: str, rules: list[FieldRule], val
     return result
 
 
-def compile_converter(run: Transformer, out_stream: str, rule: FieldRule, stream: str) -> t.Callable:
+def compile_converter(run: RunContext, out_stream: str, rule: FieldRule, stream: str) -> t.Callable:
     """A function turning one non-blank raw value into the rule's field type."""
     where = f"{stream}.{rule.source}"
     kind, limits, clock = rule.field_type, run.limits, run.clock

@@ -16,8 +16,8 @@ from map_practicehub_pipedrive.entities.common import (
 )
 
 if t.TYPE_CHECKING:
+    from map_practicehub_pipedrive.entities.context import RunContext
     from map_practicehub_pipedrive.mapping import StreamPlan
-    from map_practicehub_pipedrive.transformer import Transformer
 
 READS = frozenset({"patient_id", "appointment_type_id", "status", "start", "created"})
 
@@ -36,7 +36,7 @@ class _TypeNamed(dict):
         return self.type_name if key == "appointment_type_id" else self.record.get(key, default)
 
 
-def build(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, dict]]:
+def build(run: RunContext, plan: StreamPlan, record: dict) -> list[tuple[str, dict]]:
     sid = source_id(plan.name, record)
     values = run.standard_values(plan, record)
     person = survivor(run, record.get("patient_id"), plan.name)
@@ -121,7 +121,7 @@ def build(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, d
     return items
 
 
-def _appointment_note(run: Transformer, plan: StreamPlan, record: dict, values: dict, fee: float | None,
+def _appointment_note(run: RunContext, plan: StreamPlan, record: dict, values: dict, fee: float | None,
                       type_name: str, deal: dict) -> dict | None:
     """The appointment's free-text note, and a line saying why the value is 0 when there is no fee."""
     parts = []

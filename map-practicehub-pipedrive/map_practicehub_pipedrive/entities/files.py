@@ -10,15 +10,15 @@ from map_practicehub_pipedrive.degrade import safe_file_name
 from map_practicehub_pipedrive.entities.common import NO_OWNER, check_parent, deal_of, source_id, survivor
 
 if t.TYPE_CHECKING:
+    from map_practicehub_pipedrive.entities.context import RunContext
     from map_practicehub_pipedrive.mapping import StreamPlan
-    from map_practicehub_pipedrive.transformer import Transformer
 
 READS = frozenset({"patient_id", "file_name", "local_path", "download_error", "entity_type", "entity_id",
                    "mime_type", "downloaded_size", "size", "sha256", "patient_ids"})
 LIBRARY_STREAM = "patient_library"
 
 
-def build(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, dict]]:
+def build(run: RunContext, plan: StreamPlan, record: dict) -> list[tuple[str, dict]]:
     if plan.name == LIBRARY_STREAM:
         return library_asset(run, plan, record)
     sid = source_id(plan.name, record)
@@ -50,7 +50,7 @@ def build(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, d
     return [("files", attachment)]
 
 
-def library_asset(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, dict]]:
+def library_asset(run: RunContext, plan: StreamPlan, record: dict) -> list[tuple[str, dict]]:
     """One file per assigned person (a Pipedrive file hangs on one person): `patient_library:<id>#patients:<p>`.
 
     An assignment to a patient who was not migrated drops that assignment only; with none left the asset is
@@ -88,7 +88,7 @@ def library_asset(run: Transformer, plan: StreamPlan, record: dict) -> list[tupl
     return uploads
 
 
-def _name_and_copy(run: Transformer, plan: StreamPlan, record: dict) -> tuple[str, str]:
+def _name_and_copy(run: RunContext, plan: StreamPlan, record: dict) -> tuple[str, str]:
     """A safe file name (degraded when generated) and the local copy the tap saved (else the record is skipped)."""
     file_name, problem = safe_file_name(text(record.get("file_name")), record.get("id"), text(record.get("mime_type")))
     if problem:
@@ -101,7 +101,7 @@ def _name_and_copy(run: Transformer, plan: StreamPlan, record: dict) -> tuple[st
     return file_name, local_path
 
 
-def _size(run: Transformer, plan: StreamPlan, record: dict) -> int | None:
+def _size(run: RunContext, plan: StreamPlan, record: dict) -> int | None:
     raw = record.get("downloaded_size", record.get("size"))
     try:
         return integer(raw, f"{plan.name}.size")

@@ -13,8 +13,8 @@ from map_practicehub_pipedrive.entities.common import NO_OWNER, escape
 
 if t.TYPE_CHECKING:
     from map_practicehub_pipedrive.degrade import Degradations
+    from map_practicehub_pipedrive.entities.context import RunContext
     from map_practicehub_pipedrive.mapping import StreamPlan
-    from map_practicehub_pipedrive.transformer import Transformer
 
 AS_ENTERED = "#as-entered"
 HEADING = "<p><strong>Kept as entered in PracticeHub</strong> (could not be stored in its Pipedrive field)</p>"
@@ -24,7 +24,7 @@ def as_html(kept: list[tuple[str, str]]) -> str:
     return HEADING + "<ul>" + "".join(f"<li>{escape(where)}: {escape(value)}</li>" for where, value in kept) + "</ul>"
 
 
-def notes(run: Transformer, plan: StreamPlan, record: dict, items: list, degraded: Degradations) -> list:
+def notes(run: RunContext, plan: StreamPlan, record: dict, items: list, degraded: Degradations) -> list:
     """Extra entities carrying the kept texts (or none: they went into the entity's own text)."""
     if not items:
         if plan.name != "patients":

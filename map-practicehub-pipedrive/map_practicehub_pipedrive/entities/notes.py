@@ -19,8 +19,8 @@ from map_practicehub_pipedrive.entities.common import (
 )
 
 if t.TYPE_CHECKING:
+    from map_practicehub_pipedrive.entities.context import RunContext
     from map_practicehub_pipedrive.mapping import StreamPlan
-    from map_practicehub_pipedrive.transformer import Transformer
 
 READS = frozenset({"patient_id", "appointment_id", "practitioner_id", "created", "data", "type", "state",
                    "number", "status", "total", "invoice_id", "amount", "payment_type_id", "service", "note",
@@ -29,7 +29,7 @@ READS = frozenset({"patient_id", "appointment_id", "practitioner_id", "created",
                    "pharmacy_name", "pharmacy_order_reference", "pharmacy_status", "prescribed_on", "dispensed_at"})
 
 
-def _note(run: Transformer, plan: StreamPlan, record: dict, content: str, person: str,
+def _note(run: RunContext, plan: StreamPlan, record: dict, content: str, person: str,
           deal_source_id: str | None, practitioner_id: object = None) -> list[tuple[str, dict]]:
     sid = source_id(plan.name, record)
     note = {
@@ -46,7 +46,7 @@ def _note(run: Transformer, plan: StreamPlan, record: dict, content: str, person
     return [("notes", note)]
 
 
-def clinical_note(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, dict]]:
+def clinical_note(run: RunContext, plan: StreamPlan, record: dict) -> list[tuple[str, dict]]:
     person = survivor(run, record.get("patient_id"), plan.name)
     deal = deal_of(run, plan, record.get("appointment_id"))
     data = record.get("data") or {}
@@ -67,7 +67,7 @@ def clinical_note(run: Transformer, plan: StreamPlan, record: dict) -> list[tupl
     return _note(run, plan, record, "".join(parts), person, deal, record.get("practitioner_id"))
 
 
-def invoice(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, dict]]:
+def invoice(run: RunContext, plan: StreamPlan, record: dict) -> list[tuple[str, dict]]:
     person = survivor(run, record.get("patient_id"), plan.name)
     deal = deal_of(run, plan, record.get("appointment_id"))
     content = (f"<p>Invoice {escape(record.get('number'))}: {escape(record.get('status'))}, total "
@@ -77,7 +77,7 @@ def invoice(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str,
     return _note(run, plan, record, content, person, deal)
 
 
-def payment(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, dict]]:
+def payment(run: RunContext, plan: StreamPlan, record: dict) -> list[tuple[str, dict]]:
     person = survivor(run, text(record.get("patient_id")), plan.name)
     invoice_id = record.get("invoice_id")
     if run.skipped_parents and invoice_id is not None:
@@ -91,7 +91,7 @@ def payment(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str,
     return _note(run, plan, record, content, person, deal)
 
 
-def patient_package(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, dict]]:
+def patient_package(run: RunContext, plan: StreamPlan, record: dict) -> list[tuple[str, dict]]:
     person = survivor(run, record.get("patient_id"), plan.name)
     content = (f"<p>Package {escape(record.get('name'))}: {escape(record.get('sessions_used'))} of "
                f"{escape(record.get('sessions_total'))} sessions used, price {escape(record.get('price'))} "
@@ -99,7 +99,7 @@ def patient_package(run: Transformer, plan: StreamPlan, record: dict) -> list[tu
     return _note(run, plan, record, content, person, None)
 
 
-def care_plan(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, dict]]:
+def care_plan(run: RunContext, plan: StreamPlan, record: dict) -> list[tuple[str, dict]]:
     person = survivor(run, record.get("patient_id"), plan.name)
     content = (f"<h3>Care plan: {escape(record.get('name'))} ({escape(record.get('status'))})</h3>"
                f"<p>{escape(record.get('start_date'))} to {escape(record.get('end_date') or 'open')}</p>"
@@ -107,7 +107,7 @@ def care_plan(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[st
     return _note(run, plan, record, content, person, None, record.get("practitioner_id"))
 
 
-def form_response(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, dict]]:
+def form_response(run: RunContext, plan: StreamPlan, record: dict) -> list[tuple[str, dict]]:
     person = survivor(run, record.get("patient_id"), plan.name)
     answers = record.get("answers") or []
     done = "completed" if str(record.get("completed")) in ("1", "True", "true") else "not completed"
@@ -122,7 +122,7 @@ def form_response(run: Transformer, plan: StreamPlan, record: dict) -> list[tupl
     return _note(run, plan, record, "".join(parts), person, None)
 
 
-def prescription(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, dict]]:
+def prescription(run: RunContext, plan: StreamPlan, record: dict) -> list[tuple[str, dict]]:
     """The prescription, and the outside pharmacy's name, order reference and status in plain words: the
     pharmacy integration does not move to Pipedrive, so its reference must stay readable on the patient."""
     person = survivor(run, record.get("patient_id"), plan.name)
@@ -166,7 +166,7 @@ BY_STREAM = {
 }
 
 
-def build(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, dict]]:
+def build(run: RunContext, plan: StreamPlan, record: dict) -> list[tuple[str, dict]]:
     renderer = BY_STREAM.get(plan.name)
     if renderer is None:
         raise BadValue("no_note_renderer", f"no note layout is known for stream {plan.name}")

@@ -12,8 +12,8 @@ from map_practicehub_pipedrive.convert import text
 from map_practicehub_pipedrive.entities.common import NO_OWNER, custom_values, source_id
 
 if t.TYPE_CHECKING:
+    from map_practicehub_pipedrive.entities.context import RunContext
     from map_practicehub_pipedrive.mapping import StreamPlan
-    from map_practicehub_pipedrive.transformer import Transformer
 
 READS: frozenset[str] = frozenset()  # record fields read directly (the rest come through the plan)
 
@@ -32,7 +32,7 @@ def address(values: dict, prefix: str) -> dict | None:
             "country": country}
 
 
-def build(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, dict]]:
+def build(run: RunContext, plan: StreamPlan, record: dict) -> list[tuple[str, dict]]:
     sid = source_id(plan.name, record)
     values = run.standard_values(plan, record)
     name, limit = text(values.get("name")), run.limits.get("name", 255)

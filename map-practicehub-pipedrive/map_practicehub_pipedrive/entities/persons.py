@@ -11,13 +11,13 @@ from map_practicehub_pipedrive.entities.common import Merged, custom_values, org
 from map_practicehub_pipedrive.entities.organizations import address
 
 if t.TYPE_CHECKING:
+    from map_practicehub_pipedrive.entities.context import RunContext
     from map_practicehub_pipedrive.mapping import StreamPlan
-    from map_practicehub_pipedrive.transformer import Transformer
 
 READS = frozenset({"custom_fields"})  # record fields read directly (the rest come through the plan)
 
 
-def _labelled(run: Transformer, values: dict, prefix: str, plan: StreamPlan, check=None) -> list[dict]:
+def _labelled(run: RunContext, values: dict, prefix: str, plan: StreamPlan, check=None) -> list[dict]:
     """`emails`/`phones` items in mapping order; the first is primary. One that fails its check is left out."""
     items = []
     for target, label, where in _targets_with_prefix(plan, prefix):
@@ -45,7 +45,7 @@ def _targets_with_prefix(plan: StreamPlan, prefix: str) -> list[tuple[str, str, 
     return cached[prefix]
 
 
-def build(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, dict]]:
+def build(run: RunContext, plan: StreamPlan, record: dict) -> list[tuple[str, dict]]:
     sid = source_id(plan.name, record)
     values = run.standard_values(plan, record)
     if "skip_record_when_true" in values and flag(values["skip_record_when_true"]):
@@ -103,7 +103,7 @@ def build(run: Transformer, plan: StreamPlan, record: dict) -> list[tuple[str, d
     return [("persons", person)]
 
 
-def _patient_custom_fields(run: Transformer, plan: StreamPlan, record: dict) -> dict:
+def _patient_custom_fields(run: RunContext, plan: StreamPlan, record: dict) -> dict:
     items = record.get("custom_fields") or []
     if not isinstance(items, list):
         # Neither names nor PHI marks can be read from it: nothing of it may land (PHI is fail-safe).
