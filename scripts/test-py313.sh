@@ -9,7 +9,7 @@ cd "$root"
 python_bin="${PYTHON313:-}"
 if [ -z "$python_bin" ]; then
   for candidate in python3.13 "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.13*/bin/python3.13; do
-    if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))'; then
+    if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null; then
       python_bin="$candidate"; break
     fi
   done
@@ -32,7 +32,7 @@ if [ ! -x "$venv/bin/python" ]; then
   "$python_bin" -m venv "$venv"
 fi
 stamp="$venv/.requirements.sha256"
-want="$(cat scripts/test-py313.sh ./*/pyproject.toml | sha256sum | cut -d' ' -f1)"
+want="$(cat ./*/pyproject.toml | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "Installing the plugins into $venv with Python 3.13 and singer-sdk $sdk_floor (log: $venv/install.log) ..."
   if ! { "$venv/bin/python" -m pip install --upgrade pip \
@@ -45,6 +45,6 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   fi
   echo "$want" > "$stamp"
 fi
-"$venv/bin/python" -c 'import sys, singer_sdk, importlib.metadata as m; print(f"Python {sys.version.split()[0]}, singer-sdk {m.version(\"singer-sdk\")}")'
+"$venv/bin/python" -c 'import sys, importlib.metadata as m; print("Python", sys.version.split()[0], "singer-sdk", m.version("singer-sdk"))'
 # Slow tests drive Meltano, which this venv does not carry; the main suite runs them on 3.11.
 exec "$venv/bin/python" -m pytest tests/tap tests/target tests/transform -m "not slow" -q -p no:cacheprovider "$@"

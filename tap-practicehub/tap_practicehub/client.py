@@ -16,7 +16,7 @@ from singer_sdk.streams import RESTStream
 
 from tap_practicehub.api import Page, PracticeHubAPI
 from tap_practicehub.sample import first_records
-from tap_practicehub.sdk_compat import NO_TYPE_CONFORMANCE, tap_of, write_state_now
+from tap_practicehub.sdk_compat import NO_TYPE_CONFORMANCE, CheckpointBookmarks, tap_of
 from tap_practicehub.windows import Window, account_now, format_api, parse_api, start_date_to_account
 
 if t.TYPE_CHECKING:
@@ -35,7 +35,7 @@ class FilterIgnoredError(FatalAPIError):
     """PracticeHub returned rows outside the requested filter (it silently ignores filters it cannot parse)."""
 
 
-class PracticeHubStream(RESTStream):
+class PracticeHubStream(CheckpointBookmarks, RESTStream):
     """One PracticeHub list resource (``GET /api/<name>``)."""
 
     primary_keys: t.ClassVar[list[str]] = ["id"]
@@ -81,16 +81,14 @@ class PracticeHubStream(RESTStream):
     def _warned_properties(self) -> set[str]:
         return set()
 
-    # State: the bookmark is the end of the last completed window, written by ``_checkpoint``.
-
-    def _increment_stream_state(self, latest_record, *, context=None) -> None:  # noqa: ARG002 - sdk_compat.PRIVATE_API
-        """Records arrive unsorted, so they never move the bookmark; completed windows do."""
+    # State: the bookmark is the end of the last completed window, written by ``_checkpoint`` (records never
+    # move it: sdk_compat.CheckpointBookmarks).
 
     def _checkpoint(self, window: Window, context: Context | None) -> None:
         state = self.get_context_state(context)
         state["replication_key"] = REPLICATION_KEY
         state["replication_key_value"] = format_api(window.end)
-        write_state_now(self)
+        self.write_state_now()
 
     def _lower_bound(self, context: Context | None):
         state = self.get_context_state(context)

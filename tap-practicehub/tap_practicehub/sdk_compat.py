@@ -35,10 +35,21 @@ def tap_of(stream: Stream) -> Tap:
     return stream._tap  # noqa: SLF001
 
 
-def write_state_now(stream: Stream) -> None:
-    """Send the stream's STATE now, even if the SDK thinks nothing changed since the last one."""
-    stream.state_manager.is_flushed = False
-    stream._write_state_message()  # noqa: SLF001
+class CheckpointBookmarks:
+    """Mixin for the streams: records never move the bookmark, the stream's own checkpoints do.
+
+    PracticeHub documents no sort order, so the SDK's per-record bookmark (its private
+    ``_increment_stream_state`` hook) would be wrong; the stream sets the bookmark when a window completes
+    and calls ``write_state_now``.
+    """
+
+    def _increment_stream_state(self, latest_record, *, context=None) -> None:  # noqa: ANN001, ARG002
+        """Records arrive unsorted, so they never move the bookmark; completed windows do."""
+
+    def write_state_now(self) -> None:
+        """Send the stream's STATE now, even if the SDK thinks nothing changed since the last one."""
+        self.state_manager.is_flushed = False  # type: ignore[attr-defined]
+        self._write_state_message()  # type: ignore[attr-defined]
 
 
 def numbers_from_strings(config: dict, schema: dict) -> dict:
