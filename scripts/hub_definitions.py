@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tomllib
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import yaml
@@ -113,6 +114,7 @@ def repository_url() -> str:
     return pyproject["project"]["urls"]["Repository"]
 
 
+@cache  # one subprocess per plugin, however often a test asks
 def about(executable: str) -> dict:
     """The plugin's `--about --format json`, from the executable beside this Python."""
     command = [str(Path(sys.executable).parent / executable), "--about", "--format", "json"]
@@ -155,8 +157,11 @@ def settings_from_about(plugin: HubPlugin, config_schema: dict) -> list[dict]:
             setting["sensitive"] = True
         if setting["kind"] == "options":
             labels = plugin.option_labels.get(name, {})
+            values = spec.get("enum") or spec["x-options"]
+            if set(labels) == set(values):
+                values = list(labels)  # the order written here (the schema's enum may be sorted)
             setting["options"] = [{"label": labels.get(value, humanise(str(value))), "value": value}
-                                  for value in spec.get("enum") or spec["x-options"]]
+                                  for value in values]
         if spec.get("default") not in (None, [], {}):
             setting["value"] = spec["default"]
         settings.append(setting)
