@@ -12,15 +12,17 @@ from importlib import resources
 
 from singer_sdk import SchemaDirectory, StreamSchema
 from singer_sdk.exceptions import FatalAPIError
-from singer_sdk.helpers._typing import TypeConformanceLevel
 from singer_sdk.streams import RESTStream
 
 from tap_practicehub.api import Page, PracticeHubAPI
 from tap_practicehub.sample import first_records
+from tap_practicehub.sdk_compat import NO_TYPE_CONFORMANCE, CheckpointBookmarks, tap_of
 from tap_practicehub.windows import Window, account_now, format_api, parse_api, start_date_to_account
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
+
+    from tap_practicehub.tap import TapPracticeHub
 
 SCHEMAS_DIR = resources.files(__package__) / "schemas"
 REPLICATION_KEY = "updated"
@@ -33,18 +35,22 @@ class FilterIgnoredError(FatalAPIError):
     """PracticeHub returned rows outside the requested filter (it silently ignores filters it cannot parse)."""
 
 
-class PracticeHubStream(RESTStream):
+class PracticeHubStream(CheckpointBookmarks, RESTStream):
     """One PracticeHub list resource (``GET /api/<name>``)."""
 
     primary_keys: t.ClassVar[list[str]] = ["id"]
     replication_key = REPLICATION_KEY
     is_sorted = False  # no documented sort order: resumability comes from windows, not record order
     # Records are the API's JSON as parsed: nothing to convert. ``post_process`` drops what the schema lacks.
-    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+    TYPE_CONFORMANCE_LEVEL = NO_TYPE_CONFORMANCE
+
+    @property
+    def tap(self) -> TapPracticeHub:
+        return tap_of(self)
 
     @property
     def url_base(self) -> str:
-        return self._tap.base_url
+        return self.tap.base_url
 
     @property
     def path(self) -> str:  # type: ignore[override]
@@ -54,7 +60,7 @@ class PracticeHubStream(RESTStream):
 
     @property
     def api(self) -> PracticeHubAPI:
-        return self._tap.api
+        return self.tap.api
 
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:  # noqa: ARG002
         """Keep the properties the schema declares, as the SDK's conformance would; warn once per new name."""
@@ -75,17 +81,14 @@ class PracticeHubStream(RESTStream):
     def _warned_properties(self) -> set[str]:
         return set()
 
-    # State: the bookmark is the end of the last completed window, written by ``_checkpoint``.
-
-    def _increment_stream_state(self, latest_record, *, context=None) -> None:  # noqa: ARG002
-        """Records arrive unsorted, so they never move the bookmark; completed windows do."""
+    # State: the bookmark is the end of the last completed window, written by ``_checkpoint`` (records never
+    # move it: sdk_compat.CheckpointBookmarks).
 
     def _checkpoint(self, window: Window, context: Context | None) -> None:
         state = self.get_context_state(context)
         state["replication_key"] = REPLICATION_KEY
         state["replication_key_value"] = format_api(window.end)
-        self.state_manager.is_flushed = False
-        self._write_state_message()
+        self.write_state_now()
 
     def _lower_bound(self, context: Context | None):
         state = self.get_context_state(context)
@@ -135,7 +138,7 @@ class PracticeHubStream(RESTStream):
         if self.config.get("sample_records"):
             yield from first_records(self, int(self.config["sample_records"]))
             return
-        prefetched, start = self._tap.take_prefetched(self.name) if context is None else (False, None)
+        prefetched, start = self.tap.take_prefetched(self.name) if context is None else (False, None)
         if prefetched and start is None:
             return  # its bookmark is in the future: said when it was prefetched
         if start is None:
@@ -148,7 +151,7 @@ class PracticeHubStream(RESTStream):
         pending = [start]  # a stack; the next window to read is last
         while pending:
             start = pending.pop()
-            first = self._tap.wait_for(start.first)
+            first = self.tap.wait_for(start.first)
             progress.count_request()
             if progress.total is None:
                 progress.total = first.total_entries
@@ -173,7 +176,7 @@ class PracticeHubStream(RESTStream):
             else:
                 pages, futures = [], self._page_requests(window, expected, 1)
             if not pending:  # keep the keys busy across the change of stream too
-                self._tap.prefetch_after(self)
+                self.tap.prefetch_after(self)
             for page in _chain(pages, futures, self, progress):
                 for row in page.rows:
                     record_id = row.get("id")
@@ -244,7 +247,7 @@ def _chain(pages: list[Page], futures: list[Future], stream: PracticeHubStream, 
         last = page
         yield page
     for future in futures:
-        last = stream._tap.wait_for(future)
+        last = stream.tap.wait_for(future)
         progress.count_request()
         yield last
     while last is not None and last.next_url:  # more pages than total_entries announced: follow the links

@@ -17,6 +17,7 @@ from tap_practicehub import settings
 from tap_practicehub.api import AuthenticationError, Page, PracticeHubAPI
 from tap_practicehub.output import BufferedWriter
 from tap_practicehub.privacy import private_outputs
+from tap_practicehub.sdk_compat import ValidatedConfig
 from tap_practicehub.streams import ASSUMED_STREAMS, STREAM_TYPES
 
 if t.TYPE_CHECKING:
@@ -41,7 +42,7 @@ def _setting_errors_exit_cleanly() -> t.Iterator[None]:
         raise click.exceptions.Exit(EXIT_CONFIG) from None
 
 
-class TapPracticeHub(Tap):
+class TapPracticeHub(ValidatedConfig, Tap):
     """Singer tap for the PracticeHub practice-management API."""
 
     name = "tap-practicehub"
@@ -169,20 +170,14 @@ class TapPracticeHub(Tap):
         self._prefetched: dict[str, WindowStart] = {}
         super().__init__(*args, **kwargs)
 
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        schema_errors = super()._validate_config(raise_errors=False)
+    def config_problems(self, schema_errors: list[str]) -> list[str]:
         # JSON-schema messages quote the wrong value, and for `api_keys` that value is a secret.
         if any("config['api_keys']" in error for error in schema_errors):
             schema_errors = [error for error in schema_errors if "config['api_keys']" not in error]
             schema_errors.append(
                 "`api_keys` must be a list of PracticeHub API keys (the value is not shown)."
             )
-        errors = schema_errors + settings.config_errors(self.config)
-        if errors and raise_errors:
-            raise ConfigValidationError(
-                "Config validation failed", errors=errors, schema=self.config_jsonschema
-            )
-        return errors
+        return schema_errors + settings.config_errors(self.config)
 
     @property
     def base_url(self) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
+import json
 import sys
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from target_pipedrive.preflight import Preflight, summary_text
 from target_pipedrive.privacy import private_outputs
 from target_pipedrive.reconcile import SourceCheck
 from target_pipedrive.reconcile import report as reconcile_report
+from target_pipedrive.sdk_compat import TargetHooks, active_sinks, retired_sinks
 from target_pipedrive.settings import CONFIG_SCHEMA, Settings
 from target_pipedrive.sinks import SINKS, PipedriveSink
 
@@ -58,7 +59,7 @@ class ReconcileSink(PipedriveSink):
             self._target.source_check.add(self.stream_name, record)
 
 
-class TargetPipedrive(Target):
+class TargetPipedrive(TargetHooks, Target):
     """Loads the Pipedrive contract streams (organizations → persons → deals → activities, notes, files)."""
 
     name = "target-pipedrive"
@@ -74,16 +75,6 @@ class TargetPipedrive(Target):
         self._loader: Loader | None = None
         self._preflight: Preflight | None = None
         self._source_check: SourceCheck | None = None
-
-    @property
-    def _env_var_config(self) -> dict:
-        # The SDK parses integers and booleans from TARGET_PIPEDRIVE_* but leaves numbers as strings.
-        config = dict(super()._env_var_config)
-        for key, spec in CONFIG_SCHEMA["properties"].items():
-            if "number" in (spec.get("type") or []) and isinstance(config.get(key), str):
-                with contextlib.suppress(ValueError):
-                    config[key] = float(config[key])
-        return config
 
     @property
     def loader(self) -> Loader:
@@ -116,22 +107,22 @@ class TargetPipedrive(Target):
             )
         return SINKS[stream_name]
 
-    def _write_state_message(self, state: dict) -> None:
+    def state_message_ready(self) -> bool:
         if self.settings.reconcile or self.settings.dry_run or self.settings.rehearsal:
-            return  # a check, a plan or a rehearsal reads everything every time: no bookmark may come from it
+            return False  # a check, a plan or a rehearsal reads everything every time: no bookmark may come from it
         # STATE covers every record read so far: hold it while children still wait for a parent
         # (they are not in the ledger yet); the end-of-pipe drain sends the latest one.
         if self._loader is not None:
             self._loader.settle()  # STATE only once the ledger holds every write it covers
         if self._loader is not None and any(self._loader.waiting.values()):
             self.logger.info("holding STATE: records still wait for their parents")
-            return
-        super()._write_state_message(state)
+            return False
+        return True
 
     def process_endofpipe(self) -> None:
         # Drain and resolve children still waiting for a parent before the final STATE goes out.
         # Sinks replaced by a later SCHEMA message first: their records may be the parents of waiting children.
-        for sink in [*self._sinks_to_clear, *self._sinks_active.values()]:
+        for sink in [*retired_sinks(self), *active_sinks(self)]:
             self.drain_one(sink)
         if self.settings.reconcile:
             check = self.source_check
@@ -174,8 +165,13 @@ class TargetPipedrive(Target):
 def _settings_from_cli(config_paths: list[str]) -> Settings:
     """Validated settings from `--config FILE...` or `--config ENV` (TARGET_PIPEDRIVE_* variables)."""
     parse_env = "ENV" in config_paths
-    files = [Path(p) for p in config_paths if p != "ENV"]
-    target = TargetPipedrive(config=files or None, parse_env_config=parse_env, validate_config=True)
+    config: dict = {}
+    for path in (p for p in config_paths if p != "ENV"):  # later files win, as with the SDK's own --config
+        try:
+            config.update(json.loads(Path(path).read_text(encoding="utf-8")))
+        except (OSError, ValueError) as exc:  # the reason only: a config file may hold the token
+            raise ConfigurationError(f"cannot read the config file {path}: {type(exc).__name__}") from None
+    target = TargetPipedrive(config=config, parse_env_config=parse_env, validate_config=True)
     return target.settings
 
 
