@@ -34,6 +34,7 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        auto_reload=False,  # package data: no need to look at the files again on every include
     )
     env.filters.update(shown=shown, thousands=thousands, signed=signed)
     return env
