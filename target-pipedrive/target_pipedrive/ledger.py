@@ -9,9 +9,11 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 PRIVATE = 0o600
+ORIGIN_CREATED = "created"  # a ledger row's origin: the migration created the record
+ORIGIN_PREEXISTING = "preexisting"  # a record already in the account that the migration adopted and updated
 
 
 def private_file(path: Path) -> Path:
@@ -25,6 +27,16 @@ def private_file(path: Path) -> Path:
 
 def content_hash(payload: Any) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class LandedEntity(NamedTuple):
+    """One entity the ledger holds as landed (status `done`)."""
+
+    stream: str
+    source_id: str
+    origin: str  # ORIGIN_CREATED or ORIGIN_PREEXISTING
+    run_id: str  # the last run that wrote it
+    pipedrive_id: int | None
 
 
 class Ledger:
@@ -217,6 +229,29 @@ class Ledger:
             if self._db.in_transaction:
                 self._db.execute("COMMIT")
             self._db.close()
+
+    @staticmethod
+    def read_landed(path: Path) -> list[LandedEntity]:
+        """Every landed entity of the ledger at `path`, for readers outside the load (the migration report).
+
+        Query-only: the file is never created, migrated or changed, and a ledger a running load holds open
+        (WAL mode) is read as committed so far. A `pending` create may never have landed and rollback deletes
+        the rows of what it deleted (`forget`): neither is returned. FileNotFoundError when there is no
+        file; sqlite3.Error when the file is not a ledger.
+        """
+        if not path.is_file():
+            raise FileNotFoundError(path)
+        # read-write but query-only rather than `mode=ro`: when it is the last connection to close, SQLite
+        # checkpoints and removes the -wal/-shm files, so the state folder is left as it was found
+        database = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True)
+        try:
+            database.execute("PRAGMA query_only = ON")
+            rows = database.execute(
+                "SELECT stream, source_id, origin, run_id, pipedrive_id FROM entities WHERE status = 'done'"
+            ).fetchall()
+        finally:
+            database.close()
+        return [LandedEntity(*row) for row in rows]
 
 
 LANDED_COLUMNS = ("stream", "source_id", "origin", "run_id", "pipedrive_id")

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from migration_report.build import ReportInputs, summarise
 from target_pipedrive import rehearsal
-from target_pipedrive.html_report import ReportInputs, summarise
 
 from scripts import readme_steps
 from tests.e2e.conftest import copy_project

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from target_pipedrive.html_report import ReportInputs, build_report
+from migration_report.build import ReportInputs, build_report
 
 from tests.report.inputs import balanced_inputs, write_inputs
 from tests.report.page_reader import read_page

@@ -1,4 +1,5 @@
-"""`python -m target_pipedrive.html_report`: exit 0 when it reconciles, 1 when not, 2 on a usage error."""
+"""`migration-report` (what `meltano invoke target-pipedrive:report` runs) and `python -m migration_report`:
+exit 0 when it reconciles, 1 when not, 2 on a usage error; the files it writes are owner-only."""
 
 from __future__ import annotations
 
@@ -7,25 +8,46 @@ import subprocess
 import sys
 from pathlib import Path
 
-from target_pipedrive.html_report import main
+import pytest
+import yaml
+from migration_report.cli import main
 
 from tests.report.inputs import write_inputs
 
+ROOT = Path(__file__).resolve().parents[2]
+CONSOLE_SCRIPT = Path(sys.executable).with_name("migration-report")
+COMMANDS = {"console script": [str(CONSOLE_SCRIPT)], "python -m": [sys.executable, "-m", "migration_report"]}
 
-def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "target_pipedrive.html_report", *args],
-                          capture_output=True, text=True, timeout=60)
+
+def run(command: list[str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*command, *args], capture_output=True, text=True, timeout=60)
 
 
-def test_cli_writes_both_files(tmp_path: Path, report_inputs):
+@pytest.mark.parametrize("how", COMMANDS)
+def test_cli_writes_both_files_owner_only(tmp_path: Path, report_inputs, how):
     state_dir, transform_reports = write_inputs(tmp_path, report_inputs)
     out = tmp_path / "out"
-    result = run("--state-dir", str(state_dir), "--transform-reports", str(transform_reports), "--out", str(out))
+    result = run(COMMANDS[how], "--state-dir", str(state_dir), "--transform-reports", str(transform_reports),
+                 "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert "reconciles" in result.stdout
     summary = json.loads((out / "migration_report.json").read_text("utf-8"))
     assert summary["reconciled"] is True and summary["totals"]["records_in"] == 429
     assert (out / "migration_report.html").read_text("utf-8").startswith("<!DOCTYPE html>")
+    for path in (out / "migration_report.html", out / "migration_report.json"):
+        assert path.stat().st_mode & 0o777 == 0o600, path  # it names patients' PracticeHub ids
+    assert out.stat().st_mode & 0o777 == 0o700
+
+
+def test_the_meltano_report_command_runs_this_cli_with_the_documented_folders():
+    project = yaml.safe_load((ROOT / "meltano.yml").read_text())
+    target = next(p for p in project["plugins"]["loaders"] if p["name"] == "target-pipedrive")
+    command = target["commands"]["report"]
+    assert command["executable"] == CONSOLE_SCRIPT.name
+    assert "./report" in target["pip_url"].split()  # the command's executable is installed in the target's venv
+    args = command["args"].split()
+    assert args[args.index("--out") + 1] == "output/$MELTANO_ENVIRONMENT/report"
+    assert args[args.index("--state-dir") + 1] == target["config"]["state_dir"]
 
 
 def test_cli_exits_1_and_names_problems_when_counts_do_not_add_up(tmp_path: Path, report_inputs, capsys):

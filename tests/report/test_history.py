@@ -7,7 +7,7 @@ import os
 from collections import Counter
 from pathlib import Path
 
-from target_pipedrive.html_report import ReportInputs, build_report
+from migration_report.build import ReportInputs, build_report
 from target_pipedrive.ledger import Ledger
 
 from tests.report.inputs import EARLIER_RUN, LATEST_RUN, START, write_inputs
@@ -64,7 +64,7 @@ def test_runs_table_equals_each_run_summary_in_time_order_with_the_latest_marked
             assert row[key] == page.number(f"runs.{run_id}.{key}") == run_summary["api"][key], (run_id, key)
     assert page.number("runs.count") == 3
     source = html_path.read_text("utf-8")
-    assert source.count("<tr class=latest>") == 1 and "(latest)" in source
+    assert source.count('<tr class="latest">') == 1 and "(latest)" in source
     assert f"Latest run ({LATEST_RUN})" in "".join(page.text)
     assert summary["input_problems"] == []
 

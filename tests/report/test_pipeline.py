@@ -10,7 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from target_pipedrive.html_report import ReportInputs, build_report
+from migration_report.build import ReportInputs, build_report
 
 from tests.report.page_reader import read_page
 from tests.transform.helpers import base_config, run_mapper, singer_lines

@@ -1,51 +1,25 @@
-"""The whole migration for the report: what every run of a state folder put in Pipedrive, and is still there.
+"""The whole migration: what every run of a state folder put in Pipedrive, and is still there.
 
-The ledger (`ledger.sqlite`, see ledger.py) holds one row per landed entity, whichever run wrote it last;
+The ledger (read through `Ledger.read_landed`) holds one row per landed entity, whichever run wrote it last;
 the manifest says which run created each entity; `rollback_progress.jsonl` says what a rollback undid;
 the skip file lists every skip of every run. Only counts leave this module: no source ids, no values.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter, defaultdict
-from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from target_pipedrive.html_report import Problems
+from target_pipedrive.ledger import ORIGIN_PREEXISTING, LandedEntity
+
+from migration_report.inputs import Problems
 
 # What a rollback deletes entity by entity (rollback.ENTITY_ORDER); stages, pipelines and fields are not records.
 ENTITY_STREAMS = ("files", "notes", "activities", "deals", "persons", "organizations")
-PREEXISTING = "preexisting"  # ledger origin of a record already in the account that the migration adopted
 COUNTS = ("created", "updated", "updated_after_create", "adopted", "in_pipedrive", "rolled_back", "skipped")
 
 
-def read_ledger(path: Path, problems: Problems) -> list[tuple] | None:
-    """(stream, source_id, origin, run_id, pipedrive_id) of every entity the ledger holds as landed.
-
-    Rollback deletes the rows of what it deleted (`Ledger.forget`), and a `pending` create may never have
-    landed: neither is read. The connection is query-only, so the report never changes the ledger.
-    """
-    if not path.is_file():
-        problems.add(path.name, "not found")
-        return None
-    try:
-        database = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True)
-        try:
-            database.execute("PRAGMA query_only = ON")
-            return database.execute(
-                "SELECT stream, source_id, origin, run_id, pipedrive_id FROM entities WHERE status = 'done'"
-            ).fetchall()
-        finally:
-            database.close()
-    except sqlite3.Error as error:
-        problems.add(path.name, f"not readable as the ledger ({type(error).__name__})")
-        return None
-
-
 def migration_totals(
-    ledger_rows: list[tuple] | None,
+    ledger_rows: list[LandedEntity] | None,
     manifest_rows: list[dict] | None,
     progress_rows: list[dict] | None,
     skip_rows: list[dict] | None,
@@ -63,9 +37,9 @@ def migration_totals(
     restored = {(kind, ident) for action, kind, ident in undone if action == "restore"}
     counts: dict[str, Counter] = defaultdict(Counter)
     without_create_line = 0
-    for stream, _source_id, origin, run_id, pipedrive_id in ledger_rows:
-        key = (str(stream), str(pipedrive_id))
-        if origin == PREEXISTING:
+    for entity in ledger_rows:
+        key = (str(entity.stream), str(entity.pipedrive_id))
+        if entity.origin == ORIGIN_PREEXISTING:
             # Adopting a record is an update; once a rollback restored its prior values it no longer counts.
             counts[key[0]]["rolled_back" if key in restored else "adopted"] += 1
             continue
@@ -73,7 +47,7 @@ def migration_totals(
         made_in = created_in.get(key)
         if made_in is None:
             without_create_line += 1
-        elif made_in != run_id:  # the ledger keeps the last run that wrote the entity
+        elif made_in != entity.run_id:  # the ledger keeps the last run that wrote the entity
             counts[key[0]]["updated_after_create"] += 1
     for action, kind, _ident in undone:
         if action == "delete" and kind in ENTITY_STREAMS:
@@ -90,14 +64,14 @@ def migration_totals(
     return {"available": True, "streams": streams, "totals": totals}
 
 
-def never_landed(ledger_rows: list[tuple], skip_rows: list[dict] | None) -> Counter:
+def never_landed(ledger_rows: list[LandedEntity], skip_rows: list[dict] | None) -> Counter:
     """Distinct source ids per skipped stream, across runs, that no run landed since.
 
     A mapper skip names its PracticeHub stream and a target skip its Pipedrive object, so a source id is
     matched against every stream of the ledger. An entry without a source id cannot be told apart from
     another: each counts.
     """
-    landed = {str(row[1]) for row in ledger_rows}
+    landed = {str(entity.source_id) for entity in ledger_rows}
     seen: set[tuple[str, str]] = set()
     skipped: Counter = Counter()
     for row in skip_rows or []:
