@@ -744,7 +744,8 @@ class Loader:
 
     # ---- skips and reports ----------------------------------------------------------------------
 
-    def skip(self, stream: str, record: dict, reason: str, detail: str = "", pipedrive_error: str | None = None):
+    def skip(self, stream: str, record: dict, reason: str, detail: str = "", pipedrive_error: str | None = None,
+             *, log: bool = True, **extra):
         self.skips.append(
             {
                 "origin": "target",
@@ -755,10 +756,12 @@ class Loader:
                 "pipedrive_error": pipedrive_error,
                 "run_id": self.run_id,
                 "at": time.time(),
+                **extra,
             }
         )
         self.report.count(stream, "skipped")
-        LOGGER.warning("skipped %s %s: %s", stream, record.get("source_id"), reason)
+        if log:  # contract skips are summed up per problem class instead (validation.py)
+            LOGGER.warning("skipped %s %s: %s", stream, record.get("source_id"), reason)
 
     def record_transform_skips(self, records: list[dict]) -> None:
         for record in records:

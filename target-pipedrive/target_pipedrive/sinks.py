@@ -15,6 +15,7 @@ from singer_sdk.sinks import BatchSink
 
 from target_pipedrive.api_shapes import address
 from target_pipedrive.note_html import same_note_html
+from target_pipedrive.validation import ContractCheckedSink
 
 if TYPE_CHECKING:
     from target_pipedrive.loader import Loader
@@ -59,7 +60,7 @@ def _without_nones(payload: dict) -> dict:
     return {k: v for k, v in payload.items() if v is not None and v != {} and v != []}
 
 
-class PipedriveSink(BatchSink):
+class PipedriveSink(ContractCheckedSink, BatchSink):
     """Base sink: entity name, endpoint and parent references; the loader does the writing."""
 
     entity: str = ""
@@ -75,6 +76,7 @@ class PipedriveSink(BatchSink):
     def __init__(self, target, *args, **kwargs) -> None:
         self._target = target  # the SDK keeps no reference; the loader lives on the target
         super().__init__(target, *args, **kwargs)
+        self.schema = target.contract.prepare_schema(self.stream_name, self.schema)  # + settings' declarations
 
     @property
     def loader(self) -> Loader:
@@ -84,8 +86,11 @@ class PipedriveSink(BatchSink):
         self.loader.register(self)
 
     def process_record(self, record: dict, context: dict) -> None:
+        record = self._target.contract.admit(self, _plain(record))
+        if record is None:
+            return  # it breaks the input contract: skipped with its reasons (validation.py)
         self.note_received()
-        context.setdefault("records", []).append(_plain(record))
+        context.setdefault("records", []).append(record)
 
     def note_received(self) -> None:
         self.loader.note_received(self.stream_name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import sys
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from target_pipedrive.reconcile import SourceCheck
 from target_pipedrive.reconcile import report as reconcile_report
 from target_pipedrive.settings import CONFIG_SCHEMA, Settings
 from target_pipedrive.sinks import SINKS, PipedriveSink
+from target_pipedrive.validation import ContractCheck, with_contract
 
 EXIT_BUDGET = 3
 EXIT_CONFIG = 2
@@ -74,6 +76,15 @@ class TargetPipedrive(Target):
         self._loader: Loader | None = None
         self._preflight: Preflight | None = None
         self._source_check: SourceCheck | None = None
+        self.contract = ContractCheck(self)  # the input contract and the settings' declarations (validation.py)
+
+    @classmethod
+    def print_about(cls, output_format: str | None = None) -> None:
+        """The SDK's `--about`, plus the input contract (the JSON Schema of every stream)."""
+        about = io.StringIO()
+        with contextlib.redirect_stdout(about):
+            super().print_about(output_format)
+        print(with_contract(about.getvalue(), output_format))
 
     @property
     def _env_var_config(self) -> dict:
@@ -129,6 +140,7 @@ class TargetPipedrive(Target):
         super()._write_state_message(state)
 
     def process_endofpipe(self) -> None:
+        self.contract.print_problems()  # one line per problem class of the records skipped by the contract
         # Drain and resolve children still waiting for a parent before the final STATE goes out.
         # Sinks replaced by a later SCHEMA message first: their records may be the parents of waiting children.
         for sink in [*self._sinks_to_clear, *self._sinks_active.values()]:
