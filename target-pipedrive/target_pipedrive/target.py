@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 import requests
 from singer_sdk import Sink
-from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.exceptions import ConfigValidationError, InvalidInputLine, RecordsWithoutSchemaException
 from singer_sdk.target_base import Target
 
 from target_pipedrive import rehearsal, source_deletions
@@ -273,6 +273,13 @@ def run(argv: list[str]) -> int:
     except click.exceptions.ClickException as exc:
         exc.show()
         return exc.exit_code
+    except RecordsWithoutSchemaException as exc:  # names the stream only
+        print(f"target-pipedrive stopped: the input is not valid Singer: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except InvalidInputLine:  # the SDK's message quotes the line, which may hold a record's values
+        print("target-pipedrive stopped: the input is not valid Singer: a line is not JSON, or a message lacks a"
+              " required key (type, stream, record, schema, schema.properties)", file=sys.stderr)
+        return EXIT_FAILED
     if isinstance(code, int) and code != 0:
         # The SDK logs each config validation error, then exits 1 without raising.
         print("target-pipedrive cannot start: config validation failed (errors above)", file=sys.stderr)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import re
 import sys
 import threading
@@ -26,6 +27,10 @@ from target_pipedrive.schema_setup import FIELD_ENDPOINTS
 
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
+
+# The SDK's reader logs an input line it cannot parse in full, with its traceback: a record's values. The
+# target says what is wrong in one line instead (target.run), so that logger (used for nothing else) is off.
+logging.getLogger("singer_sdk.singerlib.encoding.simple").disabled = True
 
 SCHEMA_DIR = Path(__file__).with_name("schemas")
 CONTRACT_STREAMS = ("organizations", "persons", "deals", "activities", "notes", "files", "skipped", "degraded")

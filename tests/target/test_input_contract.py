@@ -216,3 +216,20 @@ def test_about_publishes_the_contract_and_the_readme_is_generated_from_it():
     assert "Input contract" in text and "- deals: required source_id, title" in text
     readme = (REPO / "target-pipedrive" / "README.md").read_text()
     assert readme_section() in readme, "run `python -m target_pipedrive.validation` to regenerate the README section"
+
+
+@pytest.mark.parametrize(("lines", "message"), [
+    (['not json {"emails": "' + LEAKED_EMAIL + '"}'], "a line is not JSON, or a message lacks a required key"),
+    ([json.dumps({"type": "SCHEMA", "stream": "persons", "schema": {"type": "object"}})],
+     "a line is not JSON, or a message lacks a required key"),
+    ([json.dumps({"type": "RECORD", "stream": "persons", "record": {"source_id": "p", "emails": LEAKED_EMAIL}})],
+     "A record for stream 'persons' was encountered before a corresponding schema"),
+])
+def test_input_that_is_not_singer_stops_with_one_line_and_no_value(harness, lines, message):
+    path = harness.workdir / "broken.singer"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    run = harness.run(path, in_process=False)
+    assert run.returncode == 1
+    assert "Traceback" not in run.stderr and LEAKED_EMAIL not in run.stderr + run.stdout
+    (line,) = [line for line in run.stderr.splitlines() if line.startswith("target-pipedrive stopped")]
+    assert message in line
