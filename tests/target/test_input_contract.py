@@ -233,3 +233,18 @@ def test_input_that_is_not_singer_stops_with_one_line_and_no_value(harness, line
     assert "Traceback" not in run.stderr and LEAKED_EMAIL not in run.stderr + run.stdout
     (line,) = [line for line in run.stderr.splitlines() if line.startswith("target-pipedrive stopped")]
     assert message in line
+
+
+def test_the_mappers_real_output_fits_the_contract(tmp_path):
+    """The transform is the contract's main producer: its output for the golden practice (PHI included, every
+    stream) passes the check, so the check never skips what the mapper sends."""
+    from tests.transform.helpers import base_config, run_mapper, singer_lines
+    from tests.transform.practice import practice
+
+    output = run_mapper(base_config(tmp_path), singer_lines(practice()))
+    assert set(output.records) >= {"organizations", "persons", "deals", "activities", "notes"}
+    for stream, records in output.records.items():
+        message = output.schemas[stream]
+        contract = StreamContract(stream, message["schema"], message.get("key_properties"))
+        refused = {r["source_id"]: contract.problems(contract.coerce(r)) for r in records}
+        assert not {k: v for k, v in refused.items() if v}, stream
