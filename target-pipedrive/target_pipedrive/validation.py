@@ -336,12 +336,14 @@ def with_contract(about_text: str, output_format: str | None) -> str:
         data["input_contract"] = {"streams": contract(), "custom_field_types": list(FIELD_TYPES),
                                   "skip_reason": SKIP_REASON}
         return json.dumps(data, indent=2, default=str)
-    lines = ["", "## Input contract" if output_format == "markdown" else "Input contract (JSON Schema per stream;"
-             " `--about --format json` prints them, target_pipedrive/schemas/ holds them):"]
+    where = "`--about --format json` prints each stream's JSON Schema; target_pipedrive/schemas/ holds them"
+    markdown = output_format == "markdown"
+    lines = ["", "## Input contract", "", f"{where}.", ""] if markdown else ["", f"Input contract ({where}):"]
     for stream in CONTRACT_STREAMS:
         schema = stream_schema(stream)
         required = ", ".join(schema.get("required") or []) or "none"
-        lines.append(f"  - {stream}: required {required}; {len(schema['properties'])} properties")
+        name = f"`{stream}`" if markdown else stream
+        lines.append(f"{'-' if markdown else '  -'} {name}: required {required}; {len(schema['properties'])} properties")
     return about_text.rstrip("\n") + "\n" + "\n".join(lines)
 
 
