@@ -24,6 +24,7 @@ from jsonschema import Draft202012Validator
 
 from target_pipedrive.declared_schema import FIELD_TYPES, Account, DeclaredSchema
 from target_pipedrive.schema_setup import FIELD_ENDPOINTS
+from target_pipedrive.settings import build_client
 
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
@@ -231,7 +232,6 @@ class ContractCheck:
         self.declared = DeclaredSchema.from_config(target.config)  # a bad declaration stops the run (exit 2)
         self._classes: Counter[tuple[str, str, str]] = Counter()
         self._expected: dict[tuple[str, str, str], str] = {}
-        self._refused: Counter[str] = Counter()
         self._account: Account | None = None
         self._lock = threading.Lock()
 
@@ -243,8 +243,6 @@ class ContractCheck:
     def account(self) -> Account:
         """The account's fields and pipelines, read once, for settings that name them."""
         if self._account is None:
-            from target_pipedrive.settings import build_client
-
             client = self._target.loader.client if self._writes else build_client(self._target.settings)
             self._account = Account(client)
         return self._account
@@ -255,12 +253,14 @@ class ContractCheck:
         if self._target.settings.reconcile:
             return schema
         merged, refused = self.declared.merge(stream, schema, self.account)
-        for logical, why in refused:
-            print(f"target-pipedrive: {stream} custom field {logical!r} not set up ({why}): its values are not"
-                  " written", file=sys.stderr)
+        for name, why in refused:
+            pipelines = name == "x-pipedrive-pipelines"
+            what = "a pipeline declaration" if pipelines else f"custom field {name!r}"
+            effect = "deals naming it are skipped (unknown_pipeline)" if pipelines else "its values are not written"
+            print(f"target-pipedrive: {stream} {what} not set up ({why}): {effect}", file=sys.stderr)
             if self._writes:
-                self._target.loader.report.warn(stream, f"custom_fields.{logical}", "invalid_field_declaration",
-                                                why)
+                self._target.loader.report.warn(stream, name if pipelines else f"custom_fields.{name}",
+                                                "invalid_field_declaration", why)
         return merged
 
     def admit(self, sink, record: dict) -> dict | None:
@@ -293,7 +293,6 @@ class ContractCheck:
 
     def _refuse(self, stream: str, record: Any, problems: list[Problem]) -> None:
         with self._lock:
-            self._refused[stream] += 1
             for problem in problems:
                 key = (stream, problem.problem_class, problem.reason)
                 self._classes[key] += 1
