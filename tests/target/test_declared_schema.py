@@ -138,3 +138,22 @@ def test_a_bad_declaration_stops_the_run_with_one_line(harness, overrides, messa
     assert "Traceback" not in run.stderr
     (line,) = [line for line in run.stderr.splitlines() if line.startswith("target-pipedrive cannot start")]
     assert message in line
+
+
+def _never_read():
+    raise AssertionError("the account was read although the SCHEMA declares everything")
+
+
+def test_the_transforms_declarations_need_no_account_read_and_bad_ones_are_taken_out():
+    from target_pipedrive.declared_schema import DeclaredSchema
+
+    from tests.target.contract import SCHEMAS
+
+    declared = DeclaredSchema.from_config({})
+    deals = json.loads(json.dumps(SCHEMAS["deals"]["schema"]))
+    deals["x-pipedrive-pipelines"].append({"stages": ["No name"]})
+    merged, refused = declared.merge("deals", deals, _never_read)
+    assert [p["name"] for p in merged["x-pipedrive-pipelines"]] == ["Treatment plans"]
+    assert refused == [("x-pipedrive-pipelines", "declaration needs name")]
+    persons, refused = declared.merge("persons", SCHEMAS["persons"]["schema"], _never_read)
+    assert persons == SCHEMAS["persons"]["schema"] and refused == []
