@@ -59,12 +59,13 @@ class RunOutcomes:
         self.values.landed(stream, sent, pipedrive_id)
 
     def skipped(self, stream: str, record: dict, reason: str, detail: str = "",
-                pipedrive_error: str | None = None) -> None:
+                pipedrive_error: str | None = None, *, log: bool = True, **extra) -> None:
         self.skips.append({"origin": "target", "entity": stream, "source_id": record.get("source_id"),
                            "reason": reason, "detail": detail, "pipedrive_error": pipedrive_error,
-                           "run_id": self.run_id, "at": time.time()})
+                           "run_id": self.run_id, "at": time.time(), **extra})
         self.report.count(stream, "skipped")
-        LOGGER.warning("skipped %s %s: %s", stream, record.get("source_id"), reason)
+        if log:  # contract skips are summed up per problem class instead (validation.py)
+            LOGGER.warning("skipped %s %s: %s", stream, record.get("source_id"), reason)
 
 
 class Loader:
@@ -229,8 +230,9 @@ class Loader:
 
     # ---- the mapper's bookkeeping streams -------------------------------------------------------
 
-    def skip(self, stream: str, record: dict, reason: str, detail: str = "", pipedrive_error: str | None = None):
-        self.outcomes.skipped(stream, record, reason, detail, pipedrive_error)
+    def skip(self, stream: str, record: dict, reason: str, detail: str = "", pipedrive_error: str | None = None,
+             *, log: bool = True, **extra):
+        self.outcomes.skipped(stream, record, reason, detail, pipedrive_error, log=log, **extra)
 
     def record_transform_skips(self, records: list[dict]) -> None:
         for record in records:

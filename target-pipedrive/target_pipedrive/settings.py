@@ -59,6 +59,19 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property("reconcile", th.BooleanType, default=False,
                 description="Verify against the source: compare the records read (a fresh tap and mapper pass) "
                             "with what Pipedrive holds now; no writes, no STATE (`meltano run reconcile`)"),
+    th.Property("pipelines", th.ArrayType(th.ObjectType(additional_properties=True)),
+                description="Pipelines and stages deals may name, for taps that send no x-pipedrive-pipelines:"
+                            " [{name, stages: [name, ...]}]; existing ones are found by name, others created"),
+    th.Property("custom_fields", th.ObjectType(additional_properties=True),
+                description="Custom fields for taps that send no x-pipedrive-field: {persons|organizations|deals:"
+                            " {logical_name: {name, field_type, options, phi}}}; a name alone finds the account's"
+                            " field; values come from custom_fields.<logical_name> or a top-level <logical_name>"),
+    th.Property("schema_file", th.StringType,
+                description="YAML file with `pipelines` and `custom_fields` (as the settings; the settings win)"),
+    th.Property("unknown_options", th.StringType, default="skip_value",
+                allowed_values=["skip_value", "keep_as_text", "add_option"],
+                description="An enum/set value the field has no option for: not written (skip_value), written to a"
+                            " text field beside it (keep_as_text) or added as an option (add_option); each reported"),
 ).to_dict()
 
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 from singer_sdk.sinks import BatchSink
 
 from target_pipedrive.contract import DEPENDENCY_ORDER
+from target_pipedrive.validation import ContractCheckedSink
 from target_pipedrive.values import plain
 
 
-class PipedriveSink(BatchSink):
+class PipedriveSink(ContractCheckedSink, BatchSink):
     """Base sink: registers its stream's SCHEMA with the loader and hands each batch over."""
 
     # Small batches: records reach the loader soon after they arrive, so loading overlaps extraction
@@ -21,6 +22,7 @@ class PipedriveSink(BatchSink):
     def __init__(self, target, *args, **kwargs) -> None:
         self._target = target  # the SDK keeps no reference; the loader lives on the target
         super().__init__(target, *args, **kwargs)
+        self.schema = target.contract.prepare_schema(self.stream_name, self.schema)  # + settings' declarations
 
     @property
     def loader(self):
@@ -30,8 +32,11 @@ class PipedriveSink(BatchSink):
         self.loader.register(self.stream_name, self.schema)
 
     def process_record(self, record: dict, context: dict) -> None:
+        record = self._target.contract.admit(self, plain(record))
+        if record is None:
+            return  # it breaks the input contract: skipped with its reasons (validation.py)
         self.note_received()
-        context.setdefault("records", []).append(plain(record))
+        context.setdefault("records", []).append(record)
 
     def note_received(self) -> None:
         self.loader.note_received(self.stream_name)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import sys
 from pathlib import Path
@@ -10,7 +12,7 @@ from pathlib import Path
 import click
 import requests
 from singer_sdk import Sink
-from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.exceptions import ConfigValidationError, InvalidInputLine, RecordsWithoutSchemaException
 from singer_sdk.target_base import Target
 
 from target_pipedrive import rehearsal, source_deletions
@@ -24,6 +26,7 @@ from target_pipedrive.reconcile import report as reconcile_report
 from target_pipedrive.sdk_compat import TargetHooks, active_sinks, retired_sinks
 from target_pipedrive.settings import CONFIG_SCHEMA, Settings
 from target_pipedrive.sinks import SINKS, PipedriveSink
+from target_pipedrive.validation import ContractCheck, with_contract
 
 EXIT_BUDGET = 3
 EXIT_CONFIG = 2
@@ -75,6 +78,15 @@ class TargetPipedrive(TargetHooks, Target):
         self._loader: Loader | None = None
         self._preflight: Preflight | None = None
         self._source_check: SourceCheck | None = None
+        self.contract = ContractCheck(self)  # the input contract and the settings' declarations (validation.py)
+
+    @classmethod
+    def print_about(cls, output_format: str | None = None) -> None:
+        """The SDK's `--about`, plus the input contract (the JSON Schema of every stream)."""
+        about = io.StringIO()
+        with contextlib.redirect_stdout(about):
+            super().print_about(output_format)
+        print(with_contract(about.getvalue(), output_format))
 
     @property
     def loader(self) -> Loader:
@@ -120,6 +132,7 @@ class TargetPipedrive(TargetHooks, Target):
         return True
 
     def process_endofpipe(self) -> None:
+        self.contract.print_problems()  # one line per problem class of the records skipped by the contract
         # Drain and resolve children still waiting for a parent before the final STATE goes out.
         # Sinks replaced by a later SCHEMA message first: their records may be the parents of waiting children.
         for sink in [*retired_sinks(self), *active_sinks(self)]:
@@ -257,6 +270,13 @@ def run(argv: list[str]) -> int:
     except click.exceptions.ClickException as exc:
         exc.show()
         return exc.exit_code
+    except RecordsWithoutSchemaException as exc:  # names the stream only
+        print(f"target-pipedrive stopped: the input is not valid Singer: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except InvalidInputLine:  # the SDK's message quotes the line, which may hold a record's values
+        print("target-pipedrive stopped: the input is not valid Singer: a line is not JSON, or a message lacks a"
+              " required key (type, stream, record, schema, schema.properties)", file=sys.stderr)
+        return EXIT_FAILED
     if isinstance(code, int) and code != 0:
         # The SDK logs each config validation error, then exits 1 without raising.
         print("target-pipedrive cannot start: config validation failed (errors above)", file=sys.stderr)

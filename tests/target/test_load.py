@@ -144,7 +144,8 @@ def test_unknown_fallback_owner_stops_before_any_write(harness):
 
 def test_rejections_go_to_the_skip_file_and_counts_reconcile(harness):
     data = harness.practice()
-    data["deals"][0]["status"] = "postponed"  # not open|won|lost: Pipedrive answers 400
+    data["deals"][0]["status"] = "postponed"  # not open|won|lost: the input contract refuses it
+    data["activities"][1]["type"] = "no_such_type"  # not an activity type of the account: Pipedrive answers 400
     data["files"][1]["sha256"] = "0" * 64
     data["deals"][2]["stage"] = "No such stage"
     result = harness.run(data)
@@ -154,8 +155,12 @@ def test_rejections_go_to_the_skip_file_and_counts_reconcile(harness):
     assert summary["streams"]["deals"]["skipped"] == 2 and summary["streams"]["deals"]["created"] == 2
     assert summary["streams"]["files"]["skipped"] == 1
     skips = {s["source_id"]: s for s in map(json.loads, (harness.state_dir / "skipped.jsonl").read_text().splitlines())}
-    rejected = skips["treatment_plans:1"]
-    assert rejected["reason"] == "rejected" and rejected["pipedrive_error"] and rejected["entity"] == "deals"
+    refused = skips["treatment_plans:1"]
+    assert refused["reason"] == "contract_violation" and refused["entity"] == "deals"
+    assert refused["problems"] == [{"property": "status", "reason": "not_allowed", "expected": "expected one of open,"
+                                                                                               " won, lost"}]
+    rejected = skips["appointments:2"]
+    assert rejected["reason"] == "rejected" and rejected["pipedrive_error"] and rejected["entity"] == "activities"
     assert skips["attachments:2"]["reason"] == "sha256_mismatch"
     assert skips["treatment_plans:3"]["reason"] == "unknown_stage"
     # The activity of the rejected deal never finds its parent.
