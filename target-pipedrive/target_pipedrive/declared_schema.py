@@ -238,8 +238,7 @@ class DeclaredSchema:
         with self._lock:
             if logical not in (loader.schema.fields.get(stream) or {}):
                 spec = {"name": f"{info.label} (text)"[:255], "field_type": "varchar", "phi": info.phi}
-                text_info = loader.schema._ensure_field(stream, FIELD_ENDPOINTS[stream], logical, spec)  # noqa: SLF001
-                loader.schema.fields.setdefault(stream, {})[logical] = text_info
+                loader.schema.ensure_field(stream, logical, spec)
                 loader.schema.write_field_map(loader.state_dir)
         return logical
 

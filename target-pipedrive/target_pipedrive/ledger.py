@@ -254,27 +254,6 @@ class Ledger:
         return [LandedEntity(*row) for row in rows]
 
 
-LANDED_COLUMNS = ("stream", "source_id", "origin", "run_id", "pipedrive_id")
-
-
-def read_landed(path: Path) -> list[tuple]:
-    """`LANDED_COLUMNS` of every entity the ledger at `path` holds as landed (`done`), for readers outside a
-    load (the report, the rehearsal): the connection is query-only, so they never change the ledger.
-
-    A row rollback deleted (`Ledger.forget`) or a `pending` create that may never have landed is not read.
-    Raises FileNotFoundError when there is no ledger, sqlite3.Error when the file is not a readable one."""
-    if not path.is_file():
-        raise FileNotFoundError(path)
-    database = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True)
-    try:
-        database.execute("PRAGMA query_only = ON")
-        return database.execute(
-            f"SELECT {', '.join(LANDED_COLUMNS)} FROM entities WHERE status = 'done'"
-        ).fetchall()
-    finally:
-        database.close()
-
-
 class Manifest:
     """Append-only JSON lines, one flushed line per created object or updated pre-existing record."""
 

@@ -20,12 +20,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from target_pipedrive.client import daily_budget
-from target_pipedrive.ledger import read_landed
+from target_pipedrive.ledger import ORIGIN_PREEXISTING, Ledger
 from target_pipedrive.owners import ConfigurationError
 from target_pipedrive.report import write_private
 
 MARKER = "REHEARSAL"
-PREEXISTING = "preexisting"  # ledger origin of an adopted record (delta.Delta.update_preexisting)
 SCHEMA_OBJECTS = ("pipeline", "stage")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -132,8 +131,8 @@ def markdown(prediction: dict) -> str:
 def _adopted(path: Path, run_id: str) -> Counter:
     if not path.is_file():
         return Counter()
-    return Counter(stream for stream, _source_id, origin, landed_by, _pipedrive_id in read_landed(path)
-                   if origin == PREEXISTING and landed_by == run_id)
+    return Counter(row.stream for row in Ledger.read_landed(path)
+                   if row.origin == ORIGIN_PREEXISTING and row.run_id == run_id)
 
 
 def _manifest(path: Path) -> list[dict]:

@@ -97,6 +97,14 @@ class SchemaSetup:
             self.source_id_fields[stream] = mapped[source_logical]
             return mapped
 
+    def ensure_field(self, stream: str, logical: str, spec: dict) -> FieldInfo:
+        """Create/reuse one more custom field of `stream` after its SCHEMA (e.g. the text field beside an
+        option field, declared_schema.py) and map it under `logical`."""
+        with self._lock:
+            info = self._ensure_field(stream, FIELD_ENDPOINTS[stream], logical, spec)
+            self.fields.setdefault(stream, {})[logical] = info
+            return info
+
     def _ensure_birthday(self, endpoint: str, mapped: dict[str, FieldInfo]) -> None:
         """Contact Sync's `birthday` where the account has it, else a (reused or new) "Date of birth" date field."""
         if any(item.get("field_code") == BIRTHDAY_SYSTEM_KEY for item in self._existing_fields(endpoint)):

@@ -8,6 +8,7 @@ from __future__ import annotations
 from singer_sdk.sinks import BatchSink
 
 from target_pipedrive.contract import DEPENDENCY_ORDER
+from target_pipedrive.sdk_compat import active_sink, retired_sinks
 from target_pipedrive.validation import ContractCheckedSink
 from target_pipedrive.values import plain
 
@@ -53,13 +54,13 @@ class PipedriveSink(ContractCheckedSink, BatchSink):
         """Hand the loader the parents still buffered in other sinks (a stream's first few records never fill a
         batch), and records of sinks a new SCHEMA retired, so children do not wait for the end of the input."""
         target = self._target
-        for sink in list(target._sinks_to_clear):  # noqa: SLF001 - the SDK exposes no other view of its sinks
+        for sink in retired_sinks(target):
             if sink.current_size and not getattr(sink, "_draining", False):
                 target.drain_one(sink)
         if self.stream_name not in DEPENDENCY_ORDER:
             return
         for stream in DEPENDENCY_ORDER[: DEPENDENCY_ORDER.index(self.stream_name)]:
-            sink = target._sinks_active.get(stream)  # noqa: SLF001
+            sink = active_sink(target, stream)
             if sink is not None and sink.current_size and not getattr(sink, "_draining", False):
                 target.drain_one(sink)
 

@@ -100,7 +100,8 @@ def test_group_commit_keeps_every_concurrent_write_durable(tmp_path):
 def test_read_landed_reads_done_rows_only_and_never_writes(tmp_path):
     import sqlite3
 
-    from target_pipedrive.ledger import Ledger, read_landed
+    from target_pipedrive.ledger import Ledger
+    read_landed = Ledger.read_landed
 
     ledger = Ledger(tmp_path / "ledger.sqlite")
     ledger.mark_done("persons", "patients:1", 7, {"name": "A"}, "run-1", origin="preexisting")
