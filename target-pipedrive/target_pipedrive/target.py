@@ -15,7 +15,7 @@ from singer_sdk import Sink
 from singer_sdk.exceptions import ConfigValidationError, InvalidInputLine, RecordsWithoutSchemaException
 from singer_sdk.target_base import Target
 
-from target_pipedrive import rehearsal, source_deletions
+from target_pipedrive import rehearsal
 from target_pipedrive.client import BudgetExhausted, PipedriveError
 from target_pipedrive.loader import Loader
 from target_pipedrive.owners import ConfigurationError
@@ -145,10 +145,11 @@ class TargetPipedrive(TargetHooks, Target):
             if code:
                 raise SystemExit(code)  # unexplained differences: the run fails, as verify does
             return
-        if self._loader is None and not self.settings.dry_run and source_deletions.pending(
-                self.settings.state_dir, self.settings.on_source_delete):
-            self.logger.info("no record changed, but deletions noticed earlier wait for on_source_delete")
-            _ = self.loader  # the load that applies them (and writes this run's summary)
+        if self._loader is None and not self.settings.dry_run:
+            # No record changed: the run still writes its own summary, so the report compares this run with
+            # the mapper's reconciliation of the same run (not the last run that loaded something), and
+            # deletions noticed earlier are applied if on_source_delete asks for it.
+            _ = self.loader
         if self.settings.dry_run:
             result, code = self.preflight.run()
             path = self.preflight.write(result)

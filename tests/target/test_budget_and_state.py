@@ -85,3 +85,18 @@ def test_state_is_held_while_children_wait_for_their_parent(harness):
     rows = {(r["entity"], r["logical_name"]): r for r in json.loads((harness.state_dir / "field_map.json").read_text())}
     landed = by_custom(live(harness.sandbox.snapshot(), "persons"), rows[("persons", "practicehub_id")]["key"])
     assert {"patients:101", "patients:102"} <= set(landed)
+
+
+def test_a_run_that_receives_nothing_writes_its_own_summary(harness, tmp_path):
+    # An empty delta: the report compares each run with the mapper's reconciliation of the same run, so the
+    # target must not leave the previous run's summary.json in place.
+    assert harness.run(harness.practice()).returncode == 0
+    mark = harness.log_mark()
+    empty = tmp_path / "nothing.singer"
+    empty.write_text("", encoding="utf-8")
+    result = harness.run(empty, run_id="run-2")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.summary["run_id"] == "run-2" and result.summary["status"] == "completed"
+    assert all(not counts.get("created") for counts in result.summary.get("streams", {}).values())
+    assert (harness.state_dir / "summary-run-2.json").stat().st_mode & 0o777 == 0o600
+    assert harness.writes(mark) == []
