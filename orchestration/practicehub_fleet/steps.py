@@ -99,13 +99,10 @@ def load_figures(summary: dict) -> dict:
 
 def _load(practice: Practice, job: str) -> StepResult:
     summary_path = practice.out / "pipedrive" / "summary.json"
-    before = summary_path.stat().st_mtime_ns if summary_path.is_file() else None
     ran = practice.meltano("run", job, step=job)
-    if ran.returncode == 0 and summary_path.is_file() and summary_path.stat().st_mtime_ns == before:
-        # the target writes a run summary only when records reached it: nothing changed in PracticeHub
-        return StepResult({"run_status": NOTHING_CHANGED, "records_received": 0, "records_landed": 0,
-                           "created": 0, "updated": 0, "skipped": 0, "tokens_used": 0})
     result = StepResult(load_figures(_read(practice, "pipedrive/summary.json")), {"run_summary": summary_path})
+    if ran.returncode == 0 and result.figures["run_status"] == "completed" and not result.figures["records_received"]:
+        result.figures["run_status"] = NOTHING_CHANGED  # every run writes its summary: this one received nothing
     if ran.returncode == BUDGET_SPENT or result.figures["run_status"] == "budget_exhausted":
         result.failure = (f"the day's Pipedrive token budget is spent: materialize {job} again after the reset "
                           "(the ledger skips what already landed)")
