@@ -2,7 +2,7 @@
 
 Both run as their real commands (`pipedrive-sandbox`, `target-pipedrive`) on 127.0.0.1, the sandbox at
 a plan's real limits time-scaled. Input: entities generated directly in the transform's output
-contract (tests/target/contract.py schemas) with clinic-50k's proportions, so the load can be
+contract (test-support/testkit/target_contract.py schemas) with clinic-50k's proportions, so the load can be
 measured on its own. Measures: API calls per landed entity (goal <= 1.05), use of the burst
 allowance (achieved requests per window / limit, goal >= 0.9), 429s (< 1 % of calls), calls for a
 delta run with 1 % changed (~1 % of the full run), verify calls per 1,000 entities (<= 10), peak memory,
@@ -37,7 +37,7 @@ import requests
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.target.contract import messages, owner, write_singer  # noqa: E402
+from testkit.target_contract import messages, owner, write_singer  # noqa: E402
 
 BIN = Path(sys.executable).parent
 # clinic-50k's resources mapped to entities (5 locations, ~6.6k patients, ~14k appointments, ...).

@@ -26,8 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from map_practicehub_pipedrive.mapping import confirm, default_mapping, dump  # noqa: E402
-
-from tests.transform.helpers import as_tap_emits, singer_lines  # noqa: E402
+from testkit.mapper_run import as_tap_emits, singer_lines  # noqa: E402
 
 SCRIPT = Path(sys.executable).parent / "map-practicehub-pipedrive"
 GOAL = 20_000
@@ -38,10 +37,10 @@ def source_records(profile: str, seed: int) -> tuple[dict, str]:
     try:
         from practicehub_sandbox.data import generate
     except ImportError:
-        from tests.transform.synthetic import generate as synthetic
+        from testkit.synthetic import generate as synthetic
 
         patients = {"tiny": 50, "demo": 2_000, "clinic-50k": 12_000}[profile]
-        return synthetic(patients, seed), f"tests.transform.synthetic ({patients} patients; sandbox generator absent)"
+        return synthetic(patients, seed), f"testkit.synthetic ({patients} patients; sandbox generator absent)"
     return as_tap_emits(generate(profile, seed)), f"practicehub_sandbox.data.generate({profile!r}, {seed})"
 
 

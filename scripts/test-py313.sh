@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The plugins' own tests (tests/tap, tests/target, tests/transform) on Python 3.13, the newest Python the plugins
+# The plugins' own tests (<plugin>/tests/) on Python 3.13, the newest Python the plugins
 # declare, in a venv of their own (.venv-py313) with the OLDEST singer-sdk their range accepts: with the main
 # .venv (3.11, the newest SDK patch) both ends of the supported Pythons and of the SDK range are tested.
 # Fails loudly when Python 3.13 is missing: CI machines have it (pyenv), so a skip would hide a real gap.
@@ -36,7 +36,7 @@ want="$(cat ./*/pyproject.toml | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "Installing the plugins into $venv with Python 3.13 and singer-sdk $sdk_floor (log: $venv/install.log) ..."
   if ! { "$venv/bin/python" -m pip install --upgrade pip \
-         && "$venv/bin/python" -m pip install -e ./sandbox -e "./tap-practicehub[testing]" -e ./target-pipedrive \
+         && "$venv/bin/python" -m pip install -e ./sandbox -e ./test-support -e "./tap-practicehub[testing]" -e ./target-pipedrive \
               -e "$mapper_dir" "singer-sdk[msgspec,testing]==$sdk_floor" \
               "pytest>=9.1" "hypothesis>=6.100" "openapi-core>=0.23,<0.24" "psutil>=5.9"; } > "$venv/install.log" 2>&1; then
     tail -n 40 "$venv/install.log" >&2
@@ -46,21 +46,28 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 "$venv/bin/python" -c 'import sys, importlib.metadata as m; print("Python", sys.version.split()[0], "singer-sdk", m.version("singer-sdk"))'
-# A quick subset (about 2-3 minutes; the whole of tests/tap, tests/target and tests/transform takes ~18 here,
-# mostly rate-limit waits that do not depend on the Python version): each plugin's CLI, settings, SDK
-# standard suite and private-API checks, a full tap sync and incremental re-run, the target's load and
-# commands, the mapper's golden output and CLI, and the packaging checks (no deprecation warning).
-# Arguments replace the selection: `scripts/test-py313.sh tests/tap` runs all the tap's tests.
+# A quick subset (about 2-3 minutes; the plugins' whole suites take ~18 here, mostly rate-limit waits that do
+# not depend on the Python version): each plugin's CLI, settings, SDK standard suite and private-API checks, a
+# full tap sync and incremental re-run, the target's load and commands, the mapper's golden output and CLI, and
+# the packaging checks (no deprecation warning). Each plugin's tests run from its own folder, as in the main suite.
+# `scripts/test-py313.sh target-pipedrive [pytest args]` runs one plugin's tests instead (all of them by default).
 # Slow tests drive Meltano, which this venv does not carry; the main suite runs them on 3.11.
-if [ "$#" -eq 0 ]; then
-  set -- tests/test_packaging.py \
-    tests/tap/test_core.py tests/tap/test_sdk_standard.py tests/tap/test_settings.py tests/tap/test_schemas.py \
-    tests/tap/test_incremental.py tests/tap/test_sdk_compat.py \
-    tests/target/test_sdk_standard.py tests/target/test_sdk_compat.py tests/target/test_units.py \
-    tests/target/test_values.py tests/target/test_load.py tests/target/test_api_shapes.py \
-    tests/target/test_note_html.py tests/target/test_phi_guard.py tests/target/test_commands.py \
-    tests/transform/test_golden.py tests/transform/test_cli.py tests/transform/test_mapping_file.py \
-    tests/transform/test_dedupe.py tests/transform/test_phi.py tests/transform/test_propose.py \
-    tests/transform/test_degraded.py
+run() {  # run FOLDER [pytest args]
+  local folder="$1"; shift
+  echo "== $folder (Python 3.13)"
+  (cd "$folder" && "$root/$venv/bin/python" -m pytest -m "not slow" -q -p no:cacheprovider "$@")
+}
+if [ "$#" -gt 0 ]; then
+  run "$@"
+  exit
 fi
-exec "$venv/bin/python" -m pytest -m "not slow" -q -p no:cacheprovider "$@"
+status=0
+run tap-practicehub tests/test_core.py tests/test_sdk_standard.py tests/test_settings.py tests/test_schemas.py \
+  tests/test_incremental.py tests/test_sdk_compat.py || status=$?
+run target-pipedrive tests/test_sdk_standard.py tests/test_sdk_compat.py tests/test_units.py tests/test_values.py \
+  tests/test_load.py tests/test_api_shapes.py tests/test_note_html.py tests/test_phi_guard.py \
+  tests/test_commands.py || status=$?
+run "$mapper_dir" tests/test_golden.py tests/test_cli.py tests/test_mapping_file.py tests/test_dedupe.py \
+  tests/test_phi.py tests/test_propose.py tests/test_degraded.py || status=$?
+run . tests/test_packaging.py || status=$?
+exit "$status"

@@ -1,8 +1,6 @@
-"""Shared fixtures: each sandbox's fixtures live in their own module."""
+"""The root suites (end-to-end, reliability, integration, fleet): the shared fixtures and a local PostgreSQL."""
 
 pytest_plugins = [
-    "tests.fixtures_practicehub",
-    "tests.fixtures_pipedrive",
-    "tests.fixtures_openapi",
+    "testkit.pytest_plugin",
     "tests.fixtures_postgres",
 ]

@@ -55,9 +55,10 @@ KNOWN_CYCLES = {
 
 
 def product_packages() -> list[Path]:
-    """Every importable package of a plugin or sandbox: a folder with `__init__.py` beside a pyproject.toml."""
+    """Every importable package of a plugin or sandbox: a folder with `__init__.py` beside a pyproject.toml
+    (a plugin's own `tests/` is not one)."""
     return sorted(init.parent for project in ROOT.glob("*/pyproject.toml")
-                  for init in project.parent.glob("*/__init__.py"))
+                  for init in project.parent.glob("*/__init__.py") if init.parent.name != "tests")
 
 
 def import_graph(package: Path) -> dict[str, set[str]]:
@@ -174,3 +175,47 @@ def test_the_import_graph_sees_every_kind_of_import(tmp_path):
     graph = import_graph(package)
     assert graph["a"] == {"sub.b"} and graph["sub.b"] == {"a"} and graph["e"] == {"a", "sub.b", "sub"}
     assert sorted(map(sorted, import_cycles(graph))) == [["a", "sub.b"], ["c", "d"]]
+
+
+# ---- each plugin's own tests can run without the others ----------------------------------------------------
+
+TEST_SUPPORT = {"testkit", "tests", "practicehub_sandbox", "pipedrive_sandbox"}  # development-only packages
+
+
+def repository_projects() -> dict[str, tuple[Path, set[str], set[str]]]:
+    """Distribution name → (folder, its packages, the repository distributions it depends on)."""
+    import tomllib
+
+    projects = {}
+    for pyproject in ROOT.glob("*/pyproject.toml"):
+        meta = tomllib.loads(pyproject.read_text())["project"]
+        packages = {init.parent.name for init in pyproject.parent.glob("*/__init__.py")} - {"tests"}
+        requirements = {re.split(r"[\s\[<>=!~;]", dependency, maxsplit=1)[0] for dependency in
+                        meta.get("dependencies", [])}
+        projects[meta["name"]] = (pyproject.parent, packages, requirements)
+    return projects
+
+
+def imported_top_levels(folder: Path) -> set[str]:
+    import ast
+
+    names = set()
+    for path in folder.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("name", ["tap-practicehub", "map-practicehub-pipedrive", "target-pipedrive",
+                                  "migration-report", "practicehub-pipedrive-sandboxes"])
+def test_a_plugins_own_tests_import_only_it_its_dependencies_and_the_test_support(name):
+    projects = repository_projects()
+    folder, own, requirements = projects[name]
+    assert (folder / "tests" / "__init__.py").is_file() and (folder / "tests" / "conftest.py").is_file()
+    allowed = own | TEST_SUPPORT | {package for dist in requirements & projects.keys() for package in projects[dist][1]}
+    first_party = {package for _, packages, _ in projects.values() for package in packages}
+    reaching = (imported_top_levels(folder / "tests") & first_party) - allowed
+    assert not reaching, f"{name}'s tests import other plugins ({sorted(reaching)}): move that test to tests/integration/"

@@ -1,6 +1,6 @@
 """The singer-sdk details the mapper relies on beyond the SDK's plugin API (InlineMapper and its map_* hooks).
 
-tests/transform/test_sdk_compat.py fails when an SDK upgrade changes one of them; fix it here and in
+map-practicehub-pipedrive/tests/test_sdk_compat.py fails when an SDK upgrade changes one of them; fix it here and in
 singer_io.py, the only user.
 """
 

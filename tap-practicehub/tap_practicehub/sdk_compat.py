@@ -1,7 +1,7 @@
 """Every singer-sdk API this tap uses that the SDK does not promise to keep: in one place.
 
 The SDK marks these private (a leading ``_``, or a ``helpers``/``_state`` module) and may change them in any
-minor release. ``tests/tap/test_sdk_compat.py`` checks each of them against the installed SDK, so an upgrade
+minor release. ``tap-practicehub/tests/test_sdk_compat.py`` checks each of them against the installed SDK, so an upgrade
 that moves one fails there, by name, instead of somewhere in a sync. Nothing else in the package reaches
 into the SDK's internals.
 """

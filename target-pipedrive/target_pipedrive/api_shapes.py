@@ -1,7 +1,7 @@
 """What Pipedrive's API takes for each key the target writes, read from the official specs: the parts
 of an object it keeps, how a key is emptied, and the largest page a list call may ask for.
 
-Built in, because the target runs without the spec files; `tests/target/test_api_shapes.py` keeps
+Built in, because the target runs without the spec files; `target-pipedrive/tests/test_api_shapes.py` keeps
 these tables equal to `v2.yaml`/`v1.yaml`. How a key is emptied follows its schema in the update
 operation: `null` where it is nullable (and for custom fields, as documented), `[]` for an array,
 `""` for free text, an address with an empty `value` for an address. A key with no empty value in

@@ -1,7 +1,7 @@
 """Every singer-sdk API this target uses that the SDK does not promise to keep: in one place.
 
 The SDK marks these private (a leading ``_``) and may change them in any minor release.
-``tests/target/test_sdk_compat.py`` checks each of them against the installed SDK, so an upgrade that moves
+``target-pipedrive/tests/test_sdk_compat.py`` checks each of them against the installed SDK, so an upgrade that moves
 one fails there, by name, instead of in the middle of a load. Nothing else in the package should reach
 into the SDK's internals (``sinks.py`` still reads the two sink lists directly: use ``retired_sinks`` /
 ``active_sink`` there too).

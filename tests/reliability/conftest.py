@@ -14,12 +14,11 @@ pytest.register_assert_rewrite("tests.reliability.checks", "tests.reliability.pi
 from practicehub_sandbox.data import load_dataset  # noqa: E402
 from practicehub_sandbox.runner import run_in_thread  # noqa: E402
 from practicehub_sandbox.settings import SandboxSettings  # noqa: E402
+from testkit.pipedrive_fixtures import PipedriveSandbox, default_user_emails  # noqa: E402
+from testkit.practicehub_fixtures import PracticeHubSandbox  # noqa: E402
 
-from tests.fixtures_pipedrive import PipedriveSandbox, default_user_emails  # noqa: E402
-from tests.fixtures_practicehub import PracticeHubSandbox  # noqa: E402
 from tests.reliability.pipeline import COMMANDS, Workspace, clean_env  # noqa: E402
 
-CORPUS = Path(__file__).parent / "corpus"
 PRACTICEHUB_KEY_PREFIX = "ph-key-"
 
 

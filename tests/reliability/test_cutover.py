@@ -13,8 +13,8 @@ import sqlite3
 import time
 
 import pytest
+from testkit.pipedrive_fixtures import account_changes
 
-from tests.fixtures_pipedrive import account_changes
 from tests.reliability.checks import jsonl, live
 from tests.reliability.conftest import start_pipedrive, start_practicehub
 

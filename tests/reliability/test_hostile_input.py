@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
+from testkit import HOSTILE_PRACTICE
 
 from tests.reliability.checks import duplicates, jsonl, landed
 
-CORPUS_FILE = Path(__file__).parent / "corpus" / "hostile_practice.json"
 # Streams the mapper counts without loading (see map-practicehub-pipedrive/README.md, "Reference streams").
 NOT_LOADED = {"patient_custom_fields", "users", "practitioners", "appointment_types", "payment_methods",
               "patient_logs", "workflows", "locations"}
@@ -19,7 +19,7 @@ MAPPER_BUCKETS = ("out", "skipped", "merged", "documented", "reference", "consum
 
 @pytest.fixture(scope="module")
 def corpus() -> dict[str, list[dict]]:
-    return json.loads(CORPUS_FILE.read_text(encoding="utf-8"))
+    return json.loads(HOSTILE_PRACTICE.read_text(encoding="utf-8"))
 
 
 def classify(corpus: dict, target_state: Path, mapper_reports: Path) -> dict[str, dict[str, str]]:

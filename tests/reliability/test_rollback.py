@@ -12,7 +12,8 @@ import signal
 import subprocess
 import time
 
-from tests.fixtures_pipedrive import account_changes
+from testkit.pipedrive_fixtures import account_changes
+
 from tests.reliability.checks import jsonl, live
 from tests.reliability.pipeline import COMMANDS, clean_env
 
