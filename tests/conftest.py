@@ -2,5 +2,6 @@
 
 pytest_plugins = [
     "testkit.pytest_plugin",
+    "testkit.report_fixtures",
     "tests.fixtures_postgres",
 ]

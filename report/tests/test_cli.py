@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 from migration_report.cli import main
-
-from tests.inputs import write_inputs
+from testkit.report_inputs import write_inputs
 
 CONSOLE_SCRIPT = Path(sys.executable).with_name("migration-report")
 COMMANDS = {"console script": [str(CONSOLE_SCRIPT)], "python -m": [sys.executable, "-m", "migration_report"]}

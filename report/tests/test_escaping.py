@@ -15,8 +15,7 @@ from markupsafe import escape
 from migration_report import render
 from migration_report.build import ReportInputs, build_report
 from testkit import HOSTILE_PRACTICE
-
-from tests.inputs import LATEST_RUN, balanced_inputs, write_inputs
+from testkit.report_inputs import LATEST_RUN, balanced_inputs, write_inputs
 
 ATTACK = '<script>alert("x")</script><img src=x onerror=alert(1)>"\'&'
 PLACEHOLDER = "plain-value"

@@ -9,8 +9,7 @@ from pathlib import Path
 
 from migration_report.build import ReportInputs, build_report
 from target_pipedrive.ledger import Ledger
-
-from tests.inputs import EARLIER_RUN, LATEST_RUN, START, write_inputs
+from testkit.report_inputs import EARLIER_RUN, LATEST_RUN, START, write_inputs
 
 RUN_KEYS = ("received", "created", "updated", "unchanged", "skipped")
 API_KEYS = ("calls", "status_429", "tokens")
