@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask, request
 
 from .account import Account
-from .app import api_route, current_user, decode_cursor, encode_cursor, int_arg, json_body, page_limit
+from .routing import api_route, current_user, decode_cursor, encode_cursor, int_arg, json_body, page_limit
 from .clock import normalise_v2, now_v2
 from .entities import FAMILY_OF_ENTITY, prepare, present
 from .errors import ApiError, bad_request, not_found, ok

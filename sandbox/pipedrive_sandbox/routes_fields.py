@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask, request
 
 from .account import Account
-from .app import api_route, decode_cursor, encode_cursor, json_body, page_limit
+from .routing import api_route, decode_cursor, encode_cursor, json_body, page_limit
 from .clock import now_v2
 from .errors import bad_request, not_found, ok
 from .fields import (

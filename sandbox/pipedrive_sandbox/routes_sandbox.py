@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask, request
 
 from .account import Account
-from .app import json_body
+from .routing import json_body
 from .clock import now_v2
 from .errors import bad_request, not_found, ok
 from .fields import FIELD_FAMILIES, public_field
