@@ -43,17 +43,6 @@ def test_mapping_configs_only_use_variables_meltano_expands_for_mappings():
 
 # ---- no import cycles in product code ------------------------------------------------------------------
 
-# Cycles that other changes of issue 17 are removing: (package names it may have, its modules). Each is
-# excused below, and `test_known_import_cycle_is_gone` (strict xfail) fails once it is gone, so that its
-# entry is deleted here and the cycle can never come back.
-KNOWN_CYCLES = {
-    # Not named in issue 17 and not yet assigned: found by this test.
-    "tap sample mode": (("tap_practicehub",), {"client", "sample", "streams", "tap"}),  # typing-only imports
-    "sandbox routes": (("pipedrive_sandbox",), {"app", "routes_entities", "routes_fields", "routes_sandbox",
-                                               "routes_search", "routes_v1"}),
-}
-
-
 def product_packages() -> list[Path]:
     """Every importable package of a plugin or sandbox: a folder with `__init__.py` beside a pyproject.toml
     (a plugin's own `tests/` is not one)."""
@@ -142,23 +131,10 @@ def import_cycles(graph: dict[str, set[str]]) -> list[set[str]]:
     return cycles
 
 
-def _known(package: Path, cycle: set[str]) -> bool:
-    return any(package.name in names and cycle == modules for names, modules in KNOWN_CYCLES.values())
-
-
 @pytest.mark.parametrize("package", product_packages(), ids=lambda path: path.name)
 def test_product_code_has_no_import_cycles(package):
-    new = [sorted(cycle) for cycle in import_cycles(import_graph(package)) if not _known(package, cycle)]
-    assert not new, f"{package.name}: modules that import each other: {new}"
-
-
-@pytest.mark.parametrize("name", sorted(KNOWN_CYCLES))
-@pytest.mark.xfail(strict=True, reason="a known cycle another change of issue 17 removes; delete its entry then")
-def test_known_import_cycle_is_gone(name):
-    names, modules = KNOWN_CYCLES[name]
-    packages = [package for package in product_packages() if package.name in names]
-    assert packages, f"no package named {' or '.join(names)}"
-    assert all(modules not in import_cycles(import_graph(package)) for package in packages)
+    cycles = [sorted(cycle) for cycle in import_cycles(import_graph(package))]
+    assert not cycles, f"{package.name}: modules that import each other: {cycles}"
 
 
 def test_the_import_graph_sees_every_kind_of_import(tmp_path):

@@ -7,12 +7,12 @@ from typing import Any
 from flask import Flask, request
 
 from .account import Account
-from .app import api_route, current_user, decode_cursor, encode_cursor, int_arg, json_body, page_limit
 from .clock import normalise_v2, now_v2
 from .entities import FAMILY_OF_ENTITY, prepare, present
 from .errors import ApiError, bad_request, not_found, ok
 from .fields import custom_fields_of
 from .plan_limits import check_plan_limits
+from .routing import api_route, current_user, decode_cursor, encode_cursor, int_arg, json_body, page_limit
 from .validation import validate_body
 from .visibility import can_see, check_delete, sql_filter
 

@@ -7,7 +7,6 @@ from typing import Any
 from flask import Flask, request
 
 from .account import Account
-from .app import api_route, decode_cursor, encode_cursor, json_body, page_limit
 from .clock import now_v2
 from .errors import bad_request, not_found, ok
 from .fields import (
@@ -20,6 +19,7 @@ from .fields import (
     public_field,
 )
 from .plan_limits import check_custom_field_room
+from .routing import api_route, decode_cursor, encode_cursor, json_body, page_limit
 from .validation import validate_body
 
 MAX_OPTIONS = 10_000

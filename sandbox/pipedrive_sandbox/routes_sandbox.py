@@ -7,10 +7,10 @@ from typing import Any
 from flask import Flask, request
 
 from .account import Account
-from .app import json_body
 from .clock import now_v2
 from .errors import bad_request, not_found, ok
 from .fields import FIELD_FAMILIES, public_field
+from .routing import json_body
 
 SNAPSHOT_ENTITIES = ("organizations", "persons", "deals", "activities", "notes", "files", "pipelines", "stages")
 EDITABLE = SNAPSHOT_ENTITIES + ("users",)

@@ -7,9 +7,9 @@ from typing import Any
 from flask import Flask, request
 
 from .account import Account
-from .app import api_route, current_user, decode_cursor, encode_cursor, int_arg
 from .errors import bad_request, ok
 from .fields import SEARCHABLE_TYPES, custom_fields_of
+from .routing import api_route, current_user, decode_cursor, encode_cursor, int_arg
 from .search_index import like_pattern
 from .visibility import can_see
 

@@ -10,11 +10,11 @@ from typing import Any
 from flask import Flask, Response, request
 
 from .account import Account
-from .app import api_route, current_user, int_arg, page_limit, v1_body
 from .clock import V1_FORMAT, normalise_v2, now_v2, parse, to_v1
 from .errors import ApiError, bad_request, not_found, ok
 from .fields import FIELD_FAMILIES
 from .routes_fields import delete_custom_field
+from .routing import api_route, current_user, int_arg, page_limit, v1_body
 from .validation import validate_body
 from .visibility import is_admin
 

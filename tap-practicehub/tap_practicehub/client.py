@@ -22,8 +22,6 @@ from tap_practicehub.windows import Window, account_now, format_api, parse_api, 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
-    from tap_practicehub.tap import TapPracticeHub
-
 SCHEMAS_DIR = resources.files(__package__) / "schemas"
 REPLICATION_KEY = "updated"
 PROGRESS_LOG_SECONDS = 10.0
@@ -33,6 +31,23 @@ WINDOW_REREADS = 2
 
 class FilterIgnoredError(FatalAPIError):
     """PracticeHub returned rows outside the requested filter (it silently ignores filters it cannot parse)."""
+
+
+class StreamsTap(t.Protocol):
+    """What a stream uses of its tap (`tap.TapPracticeHub` provides it). Declared here so that the imports
+    run one way, tap → streams → client: the streams never import the tap that creates them."""
+
+    @property
+    def base_url(self) -> str: ...
+
+    @property
+    def api(self) -> PracticeHubAPI: ...
+
+    def take_prefetched(self, name: str) -> tuple[bool, WindowStart | None]: ...
+
+    def prefetch_after(self, stream: PracticeHubStream) -> None: ...
+
+    def wait_for(self, future: Future) -> Page: ...
 
 
 class PracticeHubStream(CheckpointBookmarks, RESTStream):
@@ -45,8 +60,8 @@ class PracticeHubStream(CheckpointBookmarks, RESTStream):
     TYPE_CONFORMANCE_LEVEL = NO_TYPE_CONFORMANCE
 
     @property
-    def tap(self) -> TapPracticeHub:
-        return tap_of(self)
+    def tap(self) -> StreamsTap:
+        return t.cast(StreamsTap, tap_of(self))
 
     @property
     def url_base(self) -> str:
@@ -136,7 +151,7 @@ class PracticeHubStream(CheckpointBookmarks, RESTStream):
 
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
         if self.config.get("sample_records"):
-            yield from first_records(self, int(self.config["sample_records"]))
+            yield from first_records(self.api, self.path, int(self.config["sample_records"]))
             return
         prefetched, start = self.tap.take_prefetched(self.name) if context is None else (False, None)
         if prefetched and start is None:

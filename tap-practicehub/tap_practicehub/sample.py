@@ -9,14 +9,14 @@ from __future__ import annotations
 import typing as t
 
 if t.TYPE_CHECKING:
-    from tap_practicehub.client import PracticeHubStream
+    from tap_practicehub.api import PracticeHubAPI
 
 MAX_PAGE_SIZE = 100
 
 
-def first_records(stream: PracticeHubStream, limit: int) -> t.Iterator[dict]:
-    """Up to ``limit`` records of ``stream``, in the API's own order, following its ``next`` links."""
-    page = stream.api.get(stream.path, {"page_size": min(limit, MAX_PAGE_SIZE)})
+def first_records(api: PracticeHubAPI, path: str, limit: int) -> t.Iterator[dict]:
+    """Up to ``limit`` records of the resource at ``path`` in the API's own order, following its ``next`` links."""
+    page = api.get(path, {"page_size": min(limit, MAX_PAGE_SIZE)})
     sent = 0
     while True:
         for row in page.rows:
@@ -26,4 +26,4 @@ def first_records(stream: PracticeHubStream, limit: int) -> t.Iterator[dict]:
             yield row
         if sent >= limit or not page.next_url:
             return
-        page = stream.api.get(page.next_url)
+        page = api.get(page.next_url)

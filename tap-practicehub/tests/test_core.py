@@ -47,3 +47,16 @@ def test_about_markdown_lists_the_settings():
     about = subprocess.run([TAP, "--about", "--format=markdown"], capture_output=True, text=True, check=True).stdout
     for setting in ("api_keys", "app_details", "region", "requests_per_second", "window_records", "download_files"):
         assert f"| {setting} |" in about
+
+
+def test_the_tap_provides_everything_its_streams_use():
+    """Streams reach their tap through client.StreamsTap (so they never import tap.py): the tap must keep it."""
+    from tap_practicehub.client import StreamsTap
+    from tap_practicehub.tap import TapPracticeHub
+
+    used = sorted(name for name in vars(StreamsTap) if not name.startswith("_"))
+    assert used == ["api", "base_url", "prefetch_after", "take_prefetched", "wait_for"]
+    for name in used:
+        declared, provided = vars(StreamsTap)[name], getattr(TapPracticeHub, name, None)
+        assert provided is not None, f"TapPracticeHub no longer has {name}"
+        assert isinstance(provided, property) == isinstance(declared, property), name
