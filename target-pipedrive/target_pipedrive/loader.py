@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections import Counter
 from pathlib import Path
@@ -34,7 +35,8 @@ from target_pipedrive.write_protocol import Claims, WriteProtocol
 
 LOGGER = logging.getLogger("target_pipedrive")
 MAX_LANDING_WAIT = 30.0  # seconds a stalled create may take to land before we look for it again
-REPORT_EVERY_SECONDS = 5.0
+REPORT_EVERY_SECONDS = 5.0  # while loading, summary.json is rewritten at most this often (and at the end)
+report_clock = time.monotonic  # what paces those rewrites (a module attribute so tests can freeze it)
 
 
 class RunOutcomes:
@@ -109,7 +111,7 @@ class Loader:
             references=lambda stream, record: references(self.schema, stream, record),
             max_concurrency=settings.max_concurrency)
         self._started = False
-        self._reported_at = 0.0
+        self._reported_at = -math.inf  # when finish_report last wrote the summary (report_clock); never yet
 
     @property
     def waiting(self) -> dict[str, list[dict]]:
@@ -176,7 +178,11 @@ class Loader:
         except BudgetExhausted as exc:
             self._stopped(exc)
             raise
-        if time.monotonic() - self._reported_at >= REPORT_EVERY_SECONDS:
+        self._report_if_due()
+
+    def _report_if_due(self) -> None:
+        """The summary while loading: after the first batch, then at most every REPORT_EVERY_SECONDS."""
+        if report_clock() - self._reported_at >= REPORT_EVERY_SECONDS:
             self.finish_report()
 
     def _phi_checked(self, stream: str, records: list[dict]) -> list[dict]:
@@ -250,7 +256,7 @@ class Loader:
             if record.get("reason") == "deleted_in_source" and record.get("source_id"):
                 self.deletions.notice(str(record["source_id"]), "marked_deleted")
         self.report.transform_skipped += len(records)
-        self.finish_report()
+        self._report_if_due()
 
     def record_degradations(self, records: list[dict]) -> None:
         """The mapper's field-level degradations (values that could not land as they were): kept for the report."""
@@ -270,6 +276,8 @@ class Loader:
         return plan
 
     def finish_report(self) -> Path:
+        """Write summary.json and metrics.jsonl now (the end of the run and a stop always call this)."""
+        self._reported_at = report_clock()
         self.report.unmatched_owners = self.owners.report() if self.owners else []
         self.report.api = {
             "calls": self.client.stats.calls,

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from collections import Counter, defaultdict
-from collections.abc import Iterable
 from pathlib import Path
 
 from target_pipedrive.client import PipedriveClient, daily_budget
@@ -36,6 +34,8 @@ class Preflight:
         self.owner_rows: dict[tuple, dict] = {}
         self.transform_skipped = 0
         self.open_deal_ids: list[str] = []  # deals that would be open: they count against the plan
+        # Records the input contract refuses (validation.py): the load would skip them, so they are not planned.
+        self.contract_skipped: dict[str, dict] = {}
 
     def add_message(self, message: dict) -> None:
         kind, stream = message.get("type"), message.get("stream")
@@ -125,6 +125,7 @@ class Preflight:
             "blocking_issues": issues,
             "records": dict(self.records),
             "transform_skipped": self.transform_skipped,
+            "skipped_by_contract": self.contract_skipped,
             "unmatched_owners": sorted(unmatched, key=lambda r: (str(r["owner_email"]), str(r["owner_source_id"]))),
             "fields": [
                 {k: row[k] for k in ("entity", "logical_name", "label", "key", "field_type", "status")}
@@ -177,21 +178,14 @@ class Preflight:
         return path
 
 
-def run_preflight(settings: Settings, lines: Iterable[str]) -> int:
-    preflight = Preflight(settings)
-    for line in lines:
-        if line.strip():
-            preflight.add_message(json.loads(line))
-    result, code = preflight.run()
-    path = preflight.write(result)
-    print(summary_text(result, path), file=sys.stderr)
-    return code
-
-
 def summary_text(result: dict, path: Path) -> str:
     lines = [f"preflight {'OK' if result['ok'] else 'BLOCKED'} — report: {path}"]
     lines += [f"  blocking: {issue}" for issue in result["blocking_issues"]]
     lines.append(f"  records: {result['records']}  unmatched owners: {len(result['unmatched_owners'])}")
+    refused = result.get("skipped_by_contract") or {}
+    if refused:
+        counts = ", ".join(f"{stream} {row['records']}" for stream, row in sorted(refused.items()))
+        lines.append(f"  skipped by the input contract (not planned; reasons in the report): {counts}")
     lines.append(f"  schema objects to create: {len(result['to_create'])}")
     limits = result.get("plan_limits") or {}
     for name in ("custom_fields", "open_deals"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import io
 import json
 import sys
@@ -25,6 +26,7 @@ from target_pipedrive.reconcile import SourceCheck
 from target_pipedrive.reconcile import report as reconcile_report
 from target_pipedrive.sdk_compat import TargetHooks, active_sinks, retired_sinks
 from target_pipedrive.settings import CONFIG_SCHEMA, Settings
+from target_pipedrive.singer_input import NumberedSingerReader, UnreadableLine
 from target_pipedrive.sinks import SINKS, PipedriveSink
 from target_pipedrive.validation import ContractCheck, with_contract
 
@@ -68,6 +70,7 @@ class TargetPipedrive(TargetHooks, Target):
     name = "target-pipedrive"
     config_jsonschema = CONFIG_SCHEMA
     default_sink_class = PipedriveSink
+    message_reader_class = NumberedSingerReader  # errors name the line, never quote it (singer_input.py)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -151,6 +154,7 @@ class TargetPipedrive(TargetHooks, Target):
             # deletions noticed earlier are applied if on_source_delete asks for it.
             _ = self.loader
         if self.settings.dry_run:
+            self.preflight.contract_skipped = self.contract.refused_summary()
             result, code = self.preflight.run()
             path = self.preflight.write(result)
             print(summary_text(result, path), file=sys.stderr)
@@ -176,8 +180,8 @@ class TargetPipedrive(TargetHooks, Target):
             self._loader.close()
 
 
-def _settings_from_cli(config_paths: list[str]) -> Settings:
-    """Validated settings from `--config FILE...` or `--config ENV` (TARGET_PIPEDRIVE_* variables)."""
+def _target_from_cli(config_paths: list[str]) -> TargetPipedrive:
+    """The target with validated settings from `--config FILE...` or `--config ENV` (TARGET_PIPEDRIVE_*)."""
     parse_env = "ENV" in config_paths
     config: dict = {}
     for path in (p for p in config_paths if p != "ENV"):  # later files win, as with the SDK's own --config
@@ -185,12 +189,29 @@ def _settings_from_cli(config_paths: list[str]) -> Settings:
             config.update(json.loads(Path(path).read_text(encoding="utf-8")))
         except (OSError, ValueError) as exc:  # the reason only: a config file may hold the token
             raise ConfigurationError(f"cannot read the config file {path}: {type(exc).__name__}") from None
-    target = TargetPipedrive(config=config, parse_env_config=parse_env, validate_config=True)
-    return target.settings
+    return TargetPipedrive(config=config, parse_env_config=parse_env, validate_config=True)
+
+
+def _preflight(target: TargetPipedrive, input_path: str | None) -> int:
+    """The preflight command is the target's dry run over the input: messages are read, checked against the
+    input contract and the settings' declarations exactly as a load reads them, and nothing is written."""
+    target.settings = dataclasses.replace(target.settings, dry_run=True, reconcile=False)
+    with contextlib.ExitStack() as stack:
+        handle = stack.enter_context(open(input_path, encoding="utf-8")) if input_path else sys.stdin
+        try:
+            target.listen(handle)
+        except SystemExit as stop:  # the dry run's way to say the plan is blocked (preflight.EXIT_BLOCKED)
+            return stop.code if isinstance(stop.code, int) else EXIT_FAILED
+        except (UnreadableLine, RecordsWithoutSchemaException) as exc:  # a line number or a stream name only
+            print(f"target-pipedrive preflight: the input is not valid Singer: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+        except UnicodeDecodeError:
+            print("target-pipedrive preflight: the input is not UTF-8 text", file=sys.stderr)
+            return EXIT_CONFIG
+    return 0
 
 
 def run_command(argv: list[str]) -> int:
-    from target_pipedrive.preflight import run_preflight
     from target_pipedrive.rollback import run_rollback
     from target_pipedrive.snapshot import run_snapshot
     from target_pipedrive.verify import run_verify
@@ -215,16 +236,14 @@ def run_command(argv: list[str]) -> int:
     args = parser.parse_args(argv[1:])
     settings: Settings | None = None
     try:
-        settings = _settings_from_cli(args.config or ["ENV"])
+        target = _target_from_cli(args.config or ["ENV"])
+        settings = target.settings
         if argv[0] == "preflight":
-            if args.input:
-                if not Path(args.input).is_file():
-                    print(f"target-pipedrive preflight: no input {args.input}; `meltano run preflight` plans without"
-                          " one (it runs the tap and the mapper as a dry pass into the target)", file=sys.stderr)
-                    return EXIT_CONFIG
-                with open(args.input, encoding="utf-8") as handle:
-                    return run_preflight(settings, handle)
-            return run_preflight(settings, sys.stdin)
+            if args.input and not Path(args.input).is_file():
+                print(f"target-pipedrive preflight: no input {args.input}; `meltano run preflight` plans without"
+                      " one (it runs the tap and the mapper as a dry pass into the target)", file=sys.stderr)
+                return EXIT_CONFIG
+            return _preflight(target, args.input)
         if argv[0] == "snapshot-account":
             return run_snapshot(settings, Path(args.out), args.with_records)
         if argv[0] in ("verify", "rollback"):
@@ -274,7 +293,10 @@ def run(argv: list[str]) -> int:
     except RecordsWithoutSchemaException as exc:  # names the stream only
         print(f"target-pipedrive stopped: the input is not valid Singer: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    except InvalidInputLine:  # the SDK's message quotes the line, which may hold a record's values
+    except UnreadableLine as exc:  # the line number and key names only (singer_input.py)
+        print(f"target-pipedrive stopped: the input is not valid Singer: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except InvalidInputLine:  # the SDK's own message quotes the line, which may hold a record's values
         print("target-pipedrive stopped: the input is not valid Singer: a line is not JSON, or a message lacks a"
               " required key (type, stream, record, schema, schema.properties)", file=sys.stderr)
         return EXIT_FAILED

@@ -232,6 +232,7 @@ class ContractCheck:
         self.declared = DeclaredSchema.from_config(target.config)  # a bad declaration stops the run (exit 2)
         self._classes: Counter[tuple[str, str, str]] = Counter()
         self._expected: dict[tuple[str, str, str], str] = {}
+        self._refused: Counter[str] = Counter()  # records skipped, by stream
         self._account: Account | None = None
         self._lock = threading.Lock()
 
@@ -293,10 +294,10 @@ class ContractCheck:
 
     def _refuse(self, stream: str, record: Any, problems: list[Problem]) -> None:
         with self._lock:
-            for problem in problems:
-                key = (stream, problem.problem_class, problem.reason)
-                self._classes[key] += 1
-                self._expected.setdefault(key, problem.expected)
+            self._refused[stream] += 1
+            for problem in problems:  # a class counts records: emails[0] and emails[1] of one record count once
+                self._expected.setdefault((stream, problem.problem_class, problem.reason), problem.expected)
+            self._classes.update({(stream, p.problem_class, p.reason) for p in problems})
         if not self._writes:
             return
         source_id = record.get("source_id") if isinstance(record, dict) else None
@@ -318,6 +319,16 @@ class ContractCheck:
             return [f"target-pipedrive: {count} {stream} record(s) skipped by the input contract: {path}: {reason}"
                     f" ({self._expected[(stream, path, reason)]})"
                     for (stream, path, reason), count in sorted(self._classes.items())]
+
+    def refused_summary(self) -> dict[str, dict]:
+        """Records skipped so far, by stream, with each problem class and its count (no values, no source ids)."""
+        with self._lock:
+            out = {stream: {"records": count, "problems": []} for stream, count in sorted(self._refused.items())}
+            for (stream, path, reason), count in sorted(self._classes.items()):
+                out[stream]["problems"].append({"property": path, "reason": reason,
+                                                "expected": self._expected[(stream, path, reason)],
+                                                "records": count})
+            return out
 
     def print_problems(self) -> None:
         """One line per problem class, with its count (no values, no source ids)."""

@@ -6,7 +6,9 @@ import contextlib
 import io
 import json
 
+from target_pipedrive import loader
 from target_pipedrive.costs import CREATE_CALLS, CostTable
+from target_pipedrive.report import RunReport
 from target_pipedrive.target import TargetPipedrive
 from testkit.target_contract import messages
 from testkit.target_run import SHARED, TargetHarness, by_custom, live
@@ -99,3 +101,47 @@ def test_a_run_that_receives_nothing_writes_its_own_summary(harness, tmp_path):
     assert all(not counts.get("created") for counts in result.summary.get("streams", {}).values())
     assert (harness.state_dir / "summary-run-2.json").stat().st_mode & 0o777 == 0o600
     assert harness.writes(mark) == []
+
+
+def test_the_summary_is_rewritten_at_most_every_few_seconds_while_loading_and_always_at_the_end(
+        harness, monkeypatch):
+    """Rewriting summary.json after every batch cost a file write per 200 records: it is paced by a clock."""
+    now = [1_000.0]
+    monkeypatch.setattr(loader, "report_clock", lambda: now[0])  # frozen: no wall time in the test
+    written: list[str] = []
+    original = RunReport.write
+
+    def counting_write(report, state_dir):
+        written.append(report.status)
+        return original(report, state_dir)
+
+    monkeypatch.setattr(RunReport, "write", counting_write)
+    data = harness.practice()
+    batches: list[str] = []  # every batch a sink hands the loader: records, and the mapper's skip list
+    monkeypatch.setattr(loader.Loader, "load", _counting(loader.Loader.load, batches))
+    monkeypatch.setattr(loader.Loader, "record_transform_skips",
+                        _counting(loader.Loader.record_transform_skips, batches))
+    result = harness.run(data, batch_size_rows=1)  # one record a batch: many batches
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert len(batches) >= 15
+    assert written == ["running", "completed"]  # after the first batch, then the end of the run
+    assert result.summary["status"] == "completed" and result.summary["reconciles"]
+
+    written.clear()
+    batches.clear()
+
+    def ticking_clock() -> float:  # each reading REPORT_EVERY_SECONDS later: every batch is due again
+        now[0] += loader.REPORT_EVERY_SECONDS
+        return now[0]
+
+    monkeypatch.setattr(loader, "report_clock", ticking_clock)
+    again = harness.run(data, run_id="run-2", batch_size_rows=1)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert written == ["running"] * len(batches) + ["completed"]
+
+
+def _counting(method, calls: list):
+    def wrapper(self, *args):
+        calls.append(method.__name__)
+        return method(self, *args)
+    return wrapper

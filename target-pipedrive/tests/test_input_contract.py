@@ -150,6 +150,43 @@ def test_a_dry_run_counts_bad_records_without_a_traceback(harness):
     assert preflight["records"]["persons"] == 5
 
 
+def test_the_preflight_command_plans_only_what_the_contract_admits_and_counts_the_rest(harness):
+    data = harness.practice()
+    data["persons"][0]["emails"] = LEAKED_EMAIL
+    data["persons"][1]["emails"] = [LEAKED_LIST_EMAIL, LEAKED_LIST_EMAIL]  # two problems, one record, one class
+    data["deals"][3]["value"] = LEAKED_VALUE
+    data["deals"][2]["value"] = "250.5"  # text a CSV-like tap sends: read as the number, as the load does
+    path = harness.input_file(data)
+    mark = harness.log_mark()
+    proc = harness.command("preflight", "--input", str(path))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert harness.writes(mark) == []
+    report_text = (harness.state_dir / "preflight.json").read_text()
+    for value in (LEAKED_EMAIL, LEAKED_LIST_EMAIL, LEAKED_VALUE):
+        assert value not in proc.stdout + proc.stderr and value not in report_text
+    report = json.loads(report_text)
+    assert report["records"]["persons"] == 4 and report["records"]["deals"] == 3
+    assert report["planned_calls"]["persons"]["new"] == 4
+    assert report["skipped_by_contract"] == {
+        "deals": {"records": 1, "problems": [{"property": "value", "reason": "wrong_type",
+                                              "expected": "expected number or null, got string", "records": 1}]},
+        "persons": {"records": 2, "problems": [
+            {"property": "emails", "reason": "wrong_type", "expected": "expected array or null, got string",
+             "records": 1},
+            {"property": "emails[]", "reason": "wrong_type", "expected": "expected object, got string",
+             "records": 1}]},
+    }
+    assert "skipped by the input contract (not planned; reasons in the report): deals 1, persons 2" in proc.stderr
+    assert ("target-pipedrive: 1 persons record(s) skipped by the input contract: emails[]: wrong_type"
+            in proc.stderr)
+
+    load = harness.run(path)  # the load skips exactly the records the preflight left out of its plan
+    assert load.returncode == 0, load.stderr[-2000:]
+    skipped = {(s["entity"], s["source_id"]) for s in _skips(harness) if s["reason"] == "contract_violation"}
+    assert skipped == {("persons", "patients:101"), ("persons", "patients:102"), ("deals", "treatment_plans:4")}
+    assert load.summary["streams"]["persons"]["created"] == 4
+
+
 # ---- the contract itself (no sandbox) --------------------------------------------------------------------
 
 
@@ -223,13 +260,22 @@ def test_about_publishes_the_contract_and_the_readme_is_generated_from_it():
     assert readme_section() in readme, "run `python -m target_pipedrive.validation` to regenerate the README section"
 
 
-@pytest.mark.parametrize(("lines", "message"), [
-    (['not json {"emails": "' + LEAKED_EMAIL + '"}'], "a line is not JSON, or a message lacks a required key"),
-    ([json.dumps({"type": "SCHEMA", "stream": "persons", "schema": {"type": "object"}})],
-     "a line is not JSON, or a message lacks a required key"),
+_PERSONS_SCHEMA = json.dumps(SCHEMAS["persons"])
+NOT_SINGER = [
+    ([_PERSONS_SCHEMA, 'not json {"emails": "' + LEAKED_EMAIL + '"}'], "line 2 is not JSON"),
+    ([_PERSONS_SCHEMA, json.dumps([{"type": "RECORD", "record": {"emails": LEAKED_EMAIL}}])],
+     "line 2 is not a JSON object"),
+    ([_PERSONS_SCHEMA, "", json.dumps({"type": "RECORD", "record": {"emails": LEAKED_EMAIL}})], "line 2 is not JSON"),
+    ([json.dumps({"type": "SCHEMA", "stream": "persons", "schema": {"type": "object", "x": LEAKED_EMAIL}})],
+     "line 1 lacks the required key(s) properties"),
+    ([_PERSONS_SCHEMA, json.dumps({"type": "RECORD", "record": {"source_id": "p", "emails": LEAKED_EMAIL}})],
+     "line 2 lacks the required key(s) stream"),
     ([json.dumps({"type": "RECORD", "stream": "persons", "record": {"source_id": "p", "emails": LEAKED_EMAIL}})],
      "A record for stream 'persons' was encountered before a corresponding schema"),
-])
+]
+
+
+@pytest.mark.parametrize(("lines", "message"), NOT_SINGER)
 def test_input_that_is_not_singer_stops_with_one_line_and_no_value(harness, lines, message):
     path = harness.workdir / "broken.singer"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -237,7 +283,20 @@ def test_input_that_is_not_singer_stops_with_one_line_and_no_value(harness, line
     assert run.returncode == 1
     assert "Traceback" not in run.stderr and LEAKED_EMAIL not in run.stderr + run.stdout
     (line,) = [line for line in run.stderr.splitlines() if line.startswith("target-pipedrive stopped")]
-    assert message in line
+    assert line.startswith(f"target-pipedrive stopped: the input is not valid Singer: {message}")
+
+
+@pytest.mark.parametrize(("lines", "message"), NOT_SINGER)
+def test_the_preflight_command_reads_its_input_as_the_load_does(harness, lines, message):
+    """Same reader as the load: one line naming the line (never its content), no plan, exit 2 (bad input)."""
+    path = harness.workdir / "broken.singer"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    proc = harness.command("preflight", "--input", str(path))
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr and LEAKED_EMAIL not in proc.stderr + proc.stdout
+    (line,) = [line for line in proc.stderr.splitlines() if line.startswith("target-pipedrive preflight")]
+    assert line.startswith(f"target-pipedrive preflight: the input is not valid Singer: {message}")
+    assert not (harness.state_dir / "preflight.json").exists()
 
 
 _MARK = "Zq9"  # every generated text value starts with it: no schema wording does
