@@ -21,7 +21,8 @@ def test_ci_runs_exactly_the_readme_test_command():
 
 def test_generated_output_is_ignored_by_git():
     ignored = (ROOT / ".gitignore").read_text().split()
-    for entry in (".venv/", ".meltano/", "output/", "__pycache__/"):
+    dagster_instance = ("/orchestration/history/", "/orchestration/storage/")  # README's DAGSTER_HOME=orchestration
+    for entry in (".venv/", ".meltano/", "output/", "__pycache__/", *dagster_instance):
         assert entry in ignored, entry
 
 
