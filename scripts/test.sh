@@ -4,8 +4,9 @@
 #
 # Each plugin keeps its unit tests beside it (<plugin>/tests/, run from the plugin's folder with its own
 # pytest settings, as it would be once released on its own); the root tests/ holds the end-to-end,
-# reliability, integration and fleet suites. With no arguments the suites run in two lanes at once (the root
-# suites in one, the plugins' in the other): most of their time is spent waiting on rate limits, not CPU.
+# reliability, integration and fleet suites. With no arguments the suites run in three lanes at once (the
+# plugins' suites then Python 3.13; end to end and fleet; reliability, integration and the repository checks):
+# most of their time is spent waiting on rate limits, not CPU, so lanes roughly divide the wall time.
 #
 #   bash scripts/test.sh                                 everything (what CI runs)
 #   bash scripts/test.sh target-pipedrive [-k adoption]  one plugin's tests (any pytest arguments after it)
@@ -42,10 +43,11 @@ fi
 
 logs="$(mktemp -d)"
 trap 'rm -rf "$logs"' EXIT
-run_suite() {  # run_suite NAME FOLDER: one pytest run, its output kept in a log, one result line printed
+run_suite() {  # run_suite NAME FOLDER [pytest args]: one pytest run, its output in a log, one result line printed
   local name="$1" folder="$2" started status=0
+  shift 2
   started=$SECONDS
-  (cd "$folder" && "$python" -m pytest -q -p no:cacheprovider) > "$logs/$name.log" 2>&1 || status=$?
+  (cd "$folder" && "$python" -m pytest -q -p no:cacheprovider --durations=5 "$@") > "$logs/$name.log" 2>&1 || status=$?
   echo "$status" > "$logs/$name.status"
   echo "[$name] $(tail -n 1 "$logs/$name.log") ($((SECONDS - started)) s)"
   sed -n '/short test summary info/,$p' "$logs/$name.log" | sed '1d;$d' | sed "s/^/[$name]   /"
@@ -56,12 +58,15 @@ plugin_lane() {
   local started=$SECONDS status=0
   bash scripts/test-py313.sh > "$logs/python-3.13.log" 2>&1 || status=$?
   echo "$status" > "$logs/python-3.13.status"
-  echo "[python-3.13] $(tail -n 1 "$logs/python-3.13.log") ($((SECONDS - started)) s)"
+  echo "[python-3.13] $(grep -E '(passed|failed|error).* in [0-9.]+s' "$logs/python-3.13.log" | paste -sd ';' -)" \
+       "($((SECONDS - started)) s)"
 }
 plugin_lane &
 plugin_pid=$!
-run_suite root .
-wait "$plugin_pid" || true
+run_suite end-to-end . tests/e2e tests/fleet &
+end_to_end_pid=$!
+run_suite root . --ignore=tests/e2e --ignore=tests/fleet
+wait "$plugin_pid" "$end_to_end_pid" || true
 
 status=0
 for result in "$logs"/*.status; do
