@@ -39,7 +39,7 @@ def fleet(tmp_path_factory):
          "--evidence", str(evidence)],
         cwd=project, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
-    return {"project": project, "stdout": done.stdout, "figures": json.loads(figures.read_text()),
+    return {"project": project, "stdout": done.stdout, "stderr": done.stderr, "figures": json.loads(figures.read_text()),
             "evidence": json.loads(evidence.read_text())}
 
 
@@ -63,6 +63,14 @@ def test_one_line_per_practice_and_where_the_ui_starts(fleet):
     assert len(lines) == 3, fleet["stdout"]
     assert all("verify ok" in line and "reconcile: 0 unexplained" in line for line in lines), lines
     assert "dagster dev -m practicehub_fleet.definitions" in fleet["stdout"]
+
+
+def test_the_dagster_console_shows_each_steps_figures_and_no_debug_events(fleet):
+    """INFO and above in the step workers too (the demo instance's python_logs), not only in the run's process."""
+    console = fleet["stderr"].splitlines()  # Dagster's console logger writes to stderr
+    assert not [line for line in console if " - DEBUG - " in line], fleet["stderr"][-4000:]
+    reports = [line for line in console if " - INFO - " in line and "migration_report: records_landed" in line]
+    assert len(reports) == 3, fleet["stderr"][-4000:]
 
 
 def test_each_practice_landed_exactly_once_in_its_own_account(fleet):
