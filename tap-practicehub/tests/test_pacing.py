@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from testkit.tap_run import tap_config
+
+pytestmark = pytest.mark.paced  # measures a pace: scripts/test.sh runs it with no other suite beside it
 
 RATE = 20.0
 # burst 2, not 1: at 20 req/s the Python sandbox itself adds a few ms of jitter before its bucket sees a

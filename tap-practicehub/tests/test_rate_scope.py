@@ -15,6 +15,8 @@ from testkit.tap_run import STREAM_ORDER, ids, tap_config
 
 from tests.test_pacing import _achieved_rate
 
+pytestmark = pytest.mark.paced  # measures a pace: scripts/test.sh runs it with no other suite beside it
+
 RATE = 20.0
 SHARED = "share one account limit"
 

@@ -6,8 +6,11 @@ import json
 import threading
 import time
 
+import pytest
 from requests.structures import CaseInsensitiveDict
 from target_pipedrive.pacing import BurstPacer
+
+pytestmark = pytest.mark.paced  # measures a pace: scripts/test.sh runs it with no other suite beside it
 
 
 def _answer(pacer: BurstPacer, latency: float, *, limit: int, remaining: int, reset: float) -> None:

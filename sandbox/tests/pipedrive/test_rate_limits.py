@@ -7,6 +7,8 @@ import time
 import pytest
 import requests
 
+pytestmark = pytest.mark.paced  # measures a pace: scripts/test.sh runs it with no other suite beside it
+
 BURST_HEADERS = ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "x-daily-requests-left",
                  "x-daily-ratelimit-token-limit", "x-daily-ratelimit-token-remaining")
 

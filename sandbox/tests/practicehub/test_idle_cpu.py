@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import time
 
+import pytest
 import requests
+
+pytestmark = pytest.mark.paced  # measures a pace: scripts/test.sh runs it with no other suite beside it
 
 
 def test_idle_sandbox_barely_uses_the_cpu(practicehub_sandbox):

@@ -5,9 +5,12 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from practicehub_sandbox.ratelimit import RateLimiter, retry_after_seconds
 
 from .helpers import api_get
+
+pytestmark = pytest.mark.paced  # measures a pace: scripts/test.sh runs it with no other suite beside it
 
 
 def test_back_to_back_requests_get_429_with_retry_after(practicehub_sandbox_factory):
