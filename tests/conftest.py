@@ -3,5 +3,6 @@
 pytest_plugins = [
     "testkit.pytest_plugin",
     "testkit.report_fixtures",
+    "testkit.target_fixtures",
     "tests.fixtures_postgres",
 ]

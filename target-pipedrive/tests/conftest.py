@@ -1,19 +1,3 @@
-"""Fixtures for the target's tests (helpers in test-support/testkit/target_run.py)."""
+"""Fixtures for the target's tests (test-support/testkit/target_fixtures.py; helpers in target_run.py)."""
 
-from __future__ import annotations
-
-import pytest
-from testkit.target_run import TargetHarness
-
-pytest_plugins = ["testkit.pytest_plugin"]
-
-
-@pytest.fixture
-def sandbox(pipedrive_sandbox_factory):
-    """An account in use (users, a pipeline, some persons), Premium limits at 50× speed."""
-    return pipedrive_sandbox_factory(plan="premium", seats=3, fixture="in-use", time_scale=50.0)
-
-
-@pytest.fixture
-def harness(sandbox, tmp_path) -> TargetHarness:
-    return TargetHarness(sandbox, tmp_path)
+pytest_plugins = ["testkit.pytest_plugin", "testkit.target_fixtures"]

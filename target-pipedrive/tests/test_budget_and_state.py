@@ -10,11 +10,12 @@ from target_pipedrive import loader
 from target_pipedrive.costs import CREATE_CALLS, CostTable
 from target_pipedrive.report import RunReport
 from target_pipedrive.target import TargetPipedrive
+from testkit import SPEC_DIR
 from testkit.target_contract import messages
-from testkit.target_run import SHARED, TargetHarness, by_custom, live
+from testkit.target_run import TargetHarness, by_custom, live
 
 # Write cost per create, from the official specs' x-token-cost where they are beside the checkout.
-COSTS = CostTable.from_openapi_dir(str(SHARED) if SHARED.exists() else None)
+COSTS = CostTable.from_openapi_dir(str(SPEC_DIR) if SPEC_DIR.exists() else None)
 
 
 def _expected_tokens(data: dict) -> int:

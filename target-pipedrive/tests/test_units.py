@@ -7,14 +7,14 @@ from target_pipedrive.client import daily_budget
 from target_pipedrive.costs import BUILTIN_COSTS, CostTable
 from target_pipedrive.delta import diff as _diff
 from target_pipedrive.verify import values_match
-from testkit.target_run import SHARED
+from testkit import SPEC_DIR
 
 
 @pytest.fixture
 def spec_costs() -> CostTable:
-    if not (SHARED / "v2.yaml").exists():
-        pytest.skip(f"Pipedrive specs not found at {SHARED} (the shared folder sits beside the checkout in CI)")
-    return CostTable.from_openapi_dir(str(SHARED))
+    if not (SPEC_DIR / "v2.yaml").exists():
+        pytest.skip(f"Pipedrive specs not found at {SPEC_DIR} (the shared folder sits beside the checkout in CI)")
+    return CostTable.from_openapi_dir(str(SPEC_DIR))
 
 
 def test_builtin_cost_table_matches_the_official_specs(spec_costs):

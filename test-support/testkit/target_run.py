@@ -14,10 +14,9 @@ from pathlib import Path
 from target_pipedrive.target import run as run_target
 from target_pipedrive.target import run_command
 
-from testkit import REPO, SPEC_DIR
+from testkit import REPO
 from testkit.target_contract import build_practice, messages, write_singer
 
-SHARED = SPEC_DIR
 TARGET = [sys.executable, "-c", "from target_pipedrive.target import main; main()"]
 ADMIN_EMAIL = "admin@sandbox-clinic.test"
 
