@@ -8,6 +8,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -210,6 +211,38 @@ class Ledger:
         return [{"source_id": s, "pipedrive_id": p, "sent": json.loads(b or "{}"), "origin": o, "run_id": r,
                  "updated_at": u, "landed_update_time": landed, "team": json.loads(team or "{}")}
                 for s, p, b, o, r, u, landed, team in rows]
+
+    def landed_links(self, streams: tuple[str, ...], chunk: int = 2000) -> Iterator[tuple[str, str, int, str, str, dict]]:
+        """Every landed row of `streams` as (stream, source_id, pipedrive_id, origin, run_id, sent), read a
+        chunk at a time: a clinic's whole ledger with its payloads is ~150 MB as Python objects."""
+        marks = ",".join("?" * len(streams))
+        after = 0
+        while True:
+            with self._lock:
+                rows = self._db.execute(
+                    "SELECT rowid, stream, source_id, pipedrive_id, origin, run_id, sent FROM entities"
+                    f" WHERE rowid > ? AND status='done' AND stream IN ({marks}) ORDER BY rowid LIMIT ?",
+                    (after, *streams, chunk),
+                ).fetchall()
+            if not rows:
+                return
+            for rowid, stream, source_id, pipedrive_id, origin, run_id, sent in rows:
+                after = rowid
+                yield stream, source_id, pipedrive_id, origin, run_id, json.loads(sent or "{}")
+
+    def has_landed_from(self, streams: tuple[str, ...], record_id: str) -> bool:
+        """Whether an entity of `streams` made from source record `record_id` (its own source id, or
+        `record_id#…`: a part of it) has landed."""
+        with self._lock:
+            for stream in streams:  # the primary key's range: record_id itself up to record_id + '$' ('#' + 1)
+                row = self._db.execute(
+                    "SELECT 1 FROM entities WHERE stream=? AND source_id >= ? AND source_id < ?"
+                    " AND (source_id = ? OR source_id >= ?) AND status='done' LIMIT 1",
+                    (stream, record_id, f"{record_id}$", record_id, f"{record_id}#"),
+                ).fetchone()
+                if row is not None:
+                    return True
+        return False
 
     def rows_with_status(self, stream: str, status: str) -> list[dict]:
         with self._lock:

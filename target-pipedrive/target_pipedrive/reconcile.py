@@ -40,9 +40,9 @@ from target_pipedrive.note_html import same_note_html
 from target_pipedrive.report import write_private
 from target_pipedrive.settings import Settings, build_client
 from target_pipedrive.source_deletions import LandedIndex, source_record_of, summary_of
+from target_pipedrive.team_work import ENTITY_STREAMS
 from target_pipedrive.verify import V2_STREAMS, read_back, values_match
 
-ENTITY_STREAMS = ("organizations", "persons", "deals", "activities", "notes", "files")
 # Skip reasons for records that cannot exist in Pipedrive: not a loss.
 # `not_assigned`: a Patient Library asset shared with no patient has no person to hang on in Pipedrive.
 ACCEPTED_SKIPS = {"deleted_in_source", "patient_missing", "parent_skipped", "phi_excluded",

@@ -23,8 +23,10 @@ PracticeHub (un-deleted) lands again: a deleted one is created again, an archive
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import sys
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -57,28 +59,33 @@ def latest(path: Path) -> dict[str, dict]:
 
 
 class LandedIndex:
-    """The ledger's landed entities by source record, and the migrated records hanging on each."""
+    """The ledger's landed entities by source record, and the migrated records hanging on each.
+
+    It keeps each entity's key, source id, origin and run id, not what was sent (read back from the ledger
+    for the few that get deleted): the index of a clinic's 50,000 entities is a few MB, their payloads ~150.
+    """
 
     def __init__(self, ledger: Ledger) -> None:
-        self.by_record: dict[str, list[dict]] = defaultdict(list)
-        self.children: dict[tuple[str, int], list[dict]] = defaultdict(list)
-        for stream in ENTITY_STREAMS:
-            for row in ledger.done_rows(stream):
-                entity = {**row, "type": stream, "id": int(row["pipedrive_id"])}
-                self.by_record[source_record_of(row["source_id"])].append(entity)
-                for parent in parents_of(stream, row["sent"]):
-                    self.children[parent].append(entity)
+        self._about: dict[tuple[str, int], tuple[str, str, str]] = {}  # key → (source id, origin, run id)
+        self.by_record: dict[str, list[tuple[str, int]]] = defaultdict(list)
+        self.children: dict[tuple[str, int], list[tuple[str, int]]] = defaultdict(list)
+        for stream, source_id, pipedrive_id, origin, run_id, sent in ledger.landed_links(ENTITY_STREAMS):
+            key = (stream, int(pipedrive_id))
+            self._about[key] = (source_id, sys.intern(origin), sys.intern(run_id))
+            self.by_record[source_record_of(source_id)].append(key)
+            for parent in parents_of(stream, sent):
+                self.children[parent].append(key)
 
     def of(self, record_id: str) -> list[dict]:
         """Entities made from `record_id`, then what hangs on them, each once."""
         found: dict[tuple[str, int], dict] = {}
         queue = list(self.by_record.get(record_id, []))
         while queue:
-            entity = queue.pop(0)
-            key = (entity["type"], entity["id"])
+            key = queue.pop(0)
             if key in found:
                 continue
-            found[key] = entity
+            source_id, origin, run_id = self._about[key]
+            found[key] = {"type": key[0], "id": key[1], "source_id": source_id, "origin": origin, "run_id": run_id}
             queue.extend(self.children.get(key, []))
         return list(found.values())
 
@@ -127,6 +134,9 @@ class SourceDeletions:
         for record_id, entry in earlier.items():
             if _due(entry, self.policy) and record_id not in todo and record_id not in self.back:
                 todo[record_id] = entry.get("how") or "marked_deleted"
+        # Most deletions a full run notices never landed (the mapper skipped them): no index for those.
+        todo = {record_id: how for record_id, how in todo.items()
+                if self.ledger.has_landed_from(ENTITY_STREAMS, record_id)}
         if not todo:
             return []
         index = LandedIndex(self.ledger)
@@ -193,8 +203,9 @@ class SourceDeletions:
 
     def _delete_one(self, entity: dict) -> None:
         stream, ident = entity["type"], entity["id"]
+        landed = self.ledger.get(stream, entity["source_id"]) or {}
         entry = {"op": "delete", "type": stream, "id": ident, "run_id": self.run_id, "source_id": entity["source_id"],
-                 "sent": entity["sent"], "created_by": entity.get("run_id")}
+                 "sent": json.loads(landed.get("sent") or "{}"), "created_by": entity.get("run_id")}
         if stream == "files":
             entry["copy"] = str(self._keep_copy(ident))
         self.manifest.append(entry)  # before the delete: rollback can always create it again

@@ -27,11 +27,12 @@ from dataclasses import dataclass, field
 
 from target_pipedrive.api_shapes import id_of, is_empty
 from target_pipedrive.client import PipedriveClient, PipedriveError
+from target_pipedrive.contract import DEPENDENCY_ORDER
 from target_pipedrive.landing import changed_since_landing
 from target_pipedrive.ledger import Ledger
 from target_pipedrive.verify import field_diffs, read_by_ids
 
-ENTITY_STREAMS = ("organizations", "persons", "deals", "activities", "notes", "files")
+ENTITY_STREAMS = tuple(DEPENDENCY_ORDER)  # the migrated records' streams, parents first
 V1_STREAMS = {"notes", "files"}
 PAGE = {"notes": 500, "files": 100}  # v2 lists: 500
 # The keys through which a record hangs on another: (key, the stream it points at).

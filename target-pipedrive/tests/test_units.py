@@ -114,6 +114,32 @@ def test_read_landed_reads_done_rows_only_and_never_writes(tmp_path):
         read_landed(tmp_path / "other.sqlite")
 
 
+def test_the_landed_index_finds_a_record_its_parts_and_what_hangs_on_them_without_their_payloads(tmp_path):
+    from target_pipedrive.ledger import Ledger
+    from target_pipedrive.source_deletions import LandedIndex
+    from target_pipedrive.team_work import ENTITY_STREAMS
+
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    ledger.mark_done("persons", "patients:7", 70, {"name": "A"}, "run-1")
+    ledger.mark_done("persons", "patients:7#as-entered", 71, {"name": "A, as entered"}, "run-1")
+    ledger.mark_done("persons", "patients:70", 700, {"name": "B"}, "run-1")
+    ledger.mark_done("deals", "appointments:1", 5, {"title": "Visit", "person_id": 70}, "run-2")
+    ledger.mark_done("notes", "clinical_notes:1", 9, {"content": "x", "deal_id": 5}, "run-2")
+    ledger.mark_pending("persons", "patients:8", "run-2")
+    assert ledger.has_landed_from(ENTITY_STREAMS, "patients:7")
+    assert not ledger.has_landed_from(ENTITY_STREAMS, "patients:8")  # pending: may never have landed
+    assert not ledger.has_landed_from(ENTITY_STREAMS, "patients:")
+    assert list(ledger.landed_links(("deals",), chunk=1)) == [
+        ("deals", "appointments:1", 5, "created", "run-2", {"title": "Visit", "person_id": 70})]
+    index = LandedIndex(ledger)
+    found = {(e["type"], e["id"]): e for e in index.of("patients:7")}
+    assert set(found) == {("persons", 70), ("persons", 71), ("deals", 5), ("notes", 9)}
+    assert found[("deals", 5)] == {"type": "deals", "id": 5, "source_id": "appointments:1", "origin": "created",
+                                   "run_id": "run-2"}
+    assert {(e["type"], e["id"]) for e in index.of("patients:70")} == {("persons", 700)}
+    ledger.close()
+
+
 def test_every_contract_stream_has_an_adapter_and_a_sink():
     from target_pipedrive.contract import DEPENDENCY_ORDER
     from target_pipedrive.entities import ENTITIES

@@ -26,10 +26,15 @@ def account_contents(sandbox) -> dict[str, list]:
 def found_in(contents: dict[str, list], needles: set[str]) -> dict[str, list[str]]:
     """Needle → where it appears (list names), matched case-insensitively as a whole word run."""
     texts = {name: json.dumps(items, ensure_ascii=False) for name, items in contents.items()}
+    folded = {name: text.casefold() for name, text in texts.items()}
     hits: dict[str, list[str]] = {}
     for needle in needles:
         pattern = re.compile(rf"(?<!\w){re.escape(needle)}(?!\w)", re.IGNORECASE)
-        where = [name for name, text in texts.items() if pattern.search(text)]
+        # A plain substring search first (the regex alone took minutes on the demo account); the regex
+        # decides. Case-folded text keeps every spelling the regex matches an ASCII needle with (Kelvin
+        # sign, long s); a non-ASCII needle always goes to the regex.
+        candidates = [name for name in texts if not needle.isascii() or needle.casefold() in folded[name]]
+        where = [name for name in candidates if pattern.search(texts[name])]
         if where:
             hits[needle] = where
     return hits
