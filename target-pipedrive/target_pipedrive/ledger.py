@@ -201,16 +201,41 @@ class Ledger:
     def forget_pending(self, stream: str, source_id: str) -> None:
         self._write("DELETE FROM entities WHERE stream=? AND source_id=? AND status='pending'", (stream, source_id))
 
+    _DONE_COLUMNS = "source_id, pipedrive_id, sent, origin, run_id, updated_at, landed_update_time, team"
+
+    @staticmethod
+    def _done_row(row: tuple) -> dict:
+        source_id, pipedrive_id, sent, origin, run_id, updated_at, landed, team = row
+        return {"source_id": source_id, "pipedrive_id": pipedrive_id, "sent": json.loads(sent or "{}"),
+                "origin": origin, "run_id": run_id, "updated_at": updated_at, "landed_update_time": landed,
+                "team": json.loads(team or "{}")}
+
     def done_rows(self, stream: str) -> list[dict]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT source_id, pipedrive_id, sent, origin, run_id, updated_at, landed_update_time, team"
-                " FROM entities WHERE stream=? AND status='done' ORDER BY pipedrive_id",
+                f"SELECT {self._DONE_COLUMNS} FROM entities WHERE stream=? AND status='done' ORDER BY pipedrive_id",
                 (stream,),
             ).fetchall()
-        return [{"source_id": s, "pipedrive_id": p, "sent": json.loads(b or "{}"), "origin": o, "run_id": r,
-                 "updated_at": u, "landed_update_time": landed, "team": json.loads(team or "{}")}
-                for s, p, b, o, r, u, landed, team in rows]
+        return [self._done_row(row) for row in rows]
+
+    def done_row_by_id(self, stream: str, pipedrive_id: int) -> dict | None:
+        """The landed row of a Pipedrive record (as `done_rows` gives it), if a run of ours wrote it."""
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {self._DONE_COLUMNS} FROM entities WHERE stream=? AND pipedrive_id=? AND status='done'",
+                (stream, pipedrive_id),
+            ).fetchone()
+        return self._done_row(row) if row else None
+
+    def landed_keys(self, streams: tuple[str, ...]) -> dict[tuple[str, int], str]:
+        """(stream, Pipedrive id) → source id of every landed row of `streams`; no payloads."""
+        marks = ",".join("?" * len(streams))
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT stream, pipedrive_id, source_id FROM entities WHERE status='done' AND stream IN ({marks})",
+                streams,
+            ).fetchall()
+        return {(stream, int(pipedrive_id)): source_id for stream, pipedrive_id, source_id in rows}
 
     def landed_links(self, streams: tuple[str, ...], chunk: int = 2000) -> Iterator[tuple[str, str, int, str, str, dict]]:
         """Every landed row of `streams` as (stream, source_id, pipedrive_id, origin, run_id, sent), read a

@@ -88,7 +88,7 @@ class ExistingRecords:
 
     def _read_index(self, stream: str) -> dict[str, list[dict]]:
         """Records in the account that no run of ours created, by natural key: email digest or lower-case name."""
-        ours = {row["pipedrive_id"] for row in self.ledger.done_rows(stream)}
+        ours = {pipedrive_id for _, pipedrive_id in self.ledger.landed_keys((stream,))}
         index: dict[str, list[dict]] = defaultdict(list)
         for item in self.client.list_all(f"/{stream}"):
             if item["id"] in ours:

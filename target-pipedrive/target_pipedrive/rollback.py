@@ -103,7 +103,7 @@ class Rollback:
         todo = [s for s in steps if _step_key(s) not in done]
         finder = TeamWork(self.client, self.ledger, self.manifest.entries())
         findings = self._team_work(finder, todo)
-        labels = {key: row["source_id"] for key, row in finder.rows.items()}
+        labels = finder.landed
         team = {"team_work": [f.as_dict() for f in findings], "team_work_lines": [f.describe(labels) for f in findings],
                 "team_work_scan": {"calls": finder.calls, "tokens": finder.tokens}}
         self._write_team_work(team)
@@ -168,7 +168,7 @@ class Rollback:
         queue = list(keep)
         while queue:  # what a kept record hangs on stays too: its deal, person, organization, pipeline, stage
             key = queue.pop()
-            row = finder.rows.get(key)
+            row = finder.row(key)
             for parent in parents_of(key[0], row["sent"]) if row else ():
                 if parent not in keep:
                     keep[parent] = f"{key[0]} {key[1]} that stays hangs on it"

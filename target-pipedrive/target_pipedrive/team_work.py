@@ -104,11 +104,11 @@ class TeamWork:
 
     def __init__(self, client: PipedriveClient, ledger: Ledger, manifest_entries: list[dict]) -> None:
         self.client = client
-        self.rows: dict[tuple[str, int], dict] = {}
-        for stream in ENTITY_STREAMS:
-            for row in ledger.done_rows(stream):
-                self.rows[(stream, int(row["pipedrive_id"]))] = {**row, "stream": stream}
-        self.ours = set(self.rows)
+        self.ledger = ledger
+        # Every landed record's source id; its ledger row (what was sent) is read only when a check needs it,
+        # so a rollback of a whole clinic does not hold every payload.
+        self.landed: dict[tuple[str, int], str] = ledger.landed_keys(ENTITY_STREAMS)
+        self.ours = set(self.landed)
         for entry in manifest_entries:
             if entry.get("op") in ("create", "discard") and entry.get("type") in ENTITY_STREAMS and "id" in entry:
                 self.ours.add((entry["type"], int(entry["id"])))
@@ -120,15 +120,21 @@ class TeamWork:
         self.tokens = 0
 
     def label(self, key: tuple[str, int]) -> str | None:
-        row = self.rows.get(key)
-        return row["source_id"] if row else None
+        return self.landed.get(key)
+
+    def row(self, key: tuple[str, int]) -> dict | None:
+        """The ledger row of a landed record of ours (what was sent, when it landed), or None."""
+        if key not in self.landed:
+            return None
+        row = self.ledger.done_row_by_id(*key)
+        return {**row, "stream": key[0]} if row else None
 
     # ---- what to read -----------------------------------------------------------------------------
 
     def scan_calls(self) -> int:
         """Pages a full scan reads: at least one a list, one more per page of records we know of."""
         known: dict[str, int] = defaultdict(int)
-        for stream, _ in self.rows:
+        for stream, _ in self.landed:
             known[stream] += 1
         lists = {**{s: known[s] for s in ENTITY_STREAMS}, "deals/archived": 0}
         return sum(max(1, math.ceil(n / PAGE.get(s, 500))) for s, n in lists.items())
@@ -199,8 +205,9 @@ class TeamWork:
         for stream, items in lists.items():
             for ident, item in items.items():
                 key = (stream, ident)
-                if key in targets and key in self.rows:
-                    changed = self._changed(stream, self.rows[key], item, key in restoring)
+                row = self.row(key) if key in targets else None
+                if row is not None:
+                    changed = self._changed(stream, row, item, key in restoring)
                     if changed is not None:
                         findings.append(Finding("changed", stream, ident, [key], changed, item))
         # Added: hangs on a record being deleted, or on one of the team's records found so far (to a fixpoint).

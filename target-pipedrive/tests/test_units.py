@@ -137,6 +137,9 @@ def test_the_landed_index_finds_a_record_its_parts_and_what_hangs_on_them_withou
     assert found[("deals", 5)] == {"type": "deals", "id": 5, "source_id": "appointments:1", "origin": "created",
                                    "run_id": "run-2"}
     assert {(e["type"], e["id"]) for e in index.of("patients:70")} == {("persons", 700)}
+    assert ledger.landed_keys(("deals", "notes")) == {("deals", 5): "appointments:1", ("notes", 9): "clinical_notes:1"}
+    assert ledger.done_row_by_id("notes", 9)["sent"] == {"content": "x", "deal_id": 5}
+    assert ledger.done_row_by_id("notes", 5) is None
     ledger.close()
 
 
