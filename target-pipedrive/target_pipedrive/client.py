@@ -7,6 +7,7 @@ import random
 import re
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,22 +112,25 @@ class PipedriveClient:
     def list_all(self, path: str, *, version: str = "v2", params: dict | None = None) -> list[dict]:
         """Every item of a list endpoint: v2 cursor or v1 start/limit pagination, as many per page as the
         spec allows (500; v1 files lists 100)."""
+        return list(self.iter_items(path, version=version, params=params))
+
+    def iter_items(self, path: str, *, version: str = "v2", params: dict | None = None) -> Iterator[dict]:
+        """The items of `list_all`, a page at a time: a whole account's list need not be held at once."""
         params = dict(params or {})
         params.setdefault("limit", page_maximum(version, path))
-        items: list[dict] = []
         while True:
             body = self.get(path, version=version, params=params)
-            items.extend(body.get("data") or [])
+            yield from body.get("data") or []
             extra = body.get("additional_data") or {}
             if version == "v2":
                 cursor = extra.get("next_cursor")
                 if not cursor:
-                    return items
+                    return
                 params["cursor"] = cursor
             else:
                 pagination = extra.get("pagination") or {}
                 if not pagination.get("more_items_in_collection"):
-                    return items
+                    return
                 params["start"] = pagination.get("next_start")
 
     def request(

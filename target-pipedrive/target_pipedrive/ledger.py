@@ -229,13 +229,20 @@ class Ledger:
 
     def landed_keys(self, streams: tuple[str, ...]) -> dict[tuple[str, int], str]:
         """(stream, Pipedrive id) → source id of every landed row of `streams`; no payloads."""
+        return {key: source_id for key, (source_id, _, _) in self.landed_times(streams).items()}
+
+    def landed_times(self, streams: tuple[str, ...]) -> dict[tuple[str, int], tuple[str, str | None, float]]:
+        """(stream, Pipedrive id) → (source id, landed_update_time, updated_at) of every landed row of
+        `streams`: what tells a record changed in Pipedrive since it landed, without the payloads."""
         marks = ",".join("?" * len(streams))
         with self._lock:
             rows = self._db.execute(
-                f"SELECT stream, pipedrive_id, source_id FROM entities WHERE status='done' AND stream IN ({marks})",
+                "SELECT stream, pipedrive_id, source_id, landed_update_time, updated_at FROM entities"
+                f" WHERE status='done' AND stream IN ({marks})",
                 streams,
             ).fetchall()
-        return {(stream, int(pipedrive_id)): source_id for stream, pipedrive_id, source_id in rows}
+        return {(stream, int(pipedrive_id)): (source_id, landed, updated_at)
+                for stream, pipedrive_id, source_id, landed, updated_at in rows}
 
     def landed_links(self, streams: tuple[str, ...], chunk: int = 2000) -> Iterator[tuple[str, str, int, str, str, dict]]:
         """Every landed row of `streams` as (stream, source_id, pipedrive_id, origin, run_id, sent), read a

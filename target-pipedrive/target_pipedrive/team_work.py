@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from target_pipedrive.api_shapes import id_of, is_empty
@@ -107,7 +108,8 @@ class TeamWork:
         self.ledger = ledger
         # Every landed record's source id; its ledger row (what was sent) is read only when a check needs it,
         # so a rollback of a whole clinic does not hold every payload.
-        self.landed: dict[tuple[str, int], str] = ledger.landed_keys(ENTITY_STREAMS)
+        self._landed_times = ledger.landed_times(ENTITY_STREAMS)
+        self.landed: dict[tuple[str, int], str] = {key: row[0] for key, row in self._landed_times.items()}
         self.ours = set(self.landed)
         for entry in manifest_entries:
             if entry.get("op") in ("create", "discard") and entry.get("type") in ENTITY_STREAMS and "id" in entry:
@@ -121,6 +123,12 @@ class TeamWork:
 
     def label(self, key: tuple[str, int]) -> str | None:
         return self.landed.get(key)
+
+    def _changed_since_landing(self, key: tuple[str, int], item: dict) -> bool:
+        if key not in self._landed_times:
+            return False
+        _, landed, updated_at = self._landed_times[key]
+        return changed_since_landing({"landed_update_time": landed, "updated_at": updated_at}, item)
 
     def row(self, key: tuple[str, int]) -> dict | None:
         """The ledger row of a landed record of ours (what was sent, when it landed), or None."""
@@ -149,18 +157,34 @@ class TeamWork:
             self.tokens += self.client.stats.tokens - before[1]
 
     def _listed(self, stream: str, params: dict | None = None) -> list[dict]:
+        return list(self._scanned(stream, params))
+
+    def _scan_lists(self, targets: set[tuple[str, int]]) -> dict[str, dict[int, dict]]:
+        """Every list of the account, keeping only what `find` looks at: the team's records, and targets
+        changed in Pipedrive since they landed (the rest of a whole clinic is dropped as it is read)."""
+        kept: dict[str, dict[int, dict]] = {}
+        for stream in ENTITY_STREAMS:
+            kept[stream] = {}
+            for item in self._scanned(stream):
+                key = (stream, int(item["id"]))
+                if key not in self.ours or (key in targets and self._changed_since_landing(key, item)):
+                    kept[stream][key[1]] = item
+        return kept
+
+    def _scanned(self, stream: str, params: dict | None = None) -> Iterator[dict]:
+        """A list's records changed since the migration began (all files: that list has no such filter), a
+        page at a time; deals include the archived ones, which GET /deals leaves out."""
         params = dict(params or {})
         if self.since and stream != "files":
             params["updated_since"] = self.since
-        if stream in V1_STREAMS:
-            return self._read(lambda: self.client.list_all(f"/{stream}", version="v1", params=params))
-        items = self._read(lambda: self.client.list_all(f"/{stream}", params=params))
-        if stream == "deals":  # archived deals are not in GET /deals
-            items += self._read(lambda: self.client.list_all("/deals/archived", params=params))
-        return items
-
-    def _scan_lists(self) -> dict[str, dict[int, dict]]:
-        return {stream: {int(item["id"]): item for item in self._listed(stream)} for stream in ENTITY_STREAMS}
+        version = "v1" if stream in V1_STREAMS else "v2"
+        for path in [f"/{stream}", "/deals/archived"] if stream == "deals" else [f"/{stream}"]:
+            before = (self.client.stats.calls, self.client.stats.tokens)
+            try:
+                yield from self.client.iter_items(path, version=version, params=params)
+            finally:
+                self.calls += self.client.stats.calls - before[0]
+                self.tokens += self.client.stats.tokens - before[1]
 
     def _narrow_lists(self, targets: set[tuple[str, int]]) -> dict[str, dict[int, dict]]:
         """The records hanging on each target, by the lists' parent filters, and the targets themselves."""
@@ -200,7 +224,7 @@ class TeamWork:
         if not targets and not fields and not schema:
             return []
         narrow = not fields and not schema and self._narrow_calls(targets) < self.scan_calls()
-        lists = self._narrow_lists(targets) if narrow else self._scan_lists()
+        lists = self._narrow_lists(targets) if narrow else self._scan_lists(targets)
         findings: list[Finding] = []
         for stream, items in lists.items():
             for ident, item in items.items():
